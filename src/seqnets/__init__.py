@@ -1,0 +1,1 @@
+"""seqnets: train, compare and understand recurrent networks on sequence tasks."""

@@ -1,0 +1,12 @@
+"""The one exception type a user can fix: the entry points print it as a single line."""
+
+
+class UserError(Exception):
+    """A bad value, a missing or corrupt file: something the user can put right."""
+
+
+def find_user_error(err: BaseException) -> UserError | None:
+    """The UserError behind an exception, also when a library wrapped it (Hydra's instantiate)."""
+    while err is not None and not isinstance(err, UserError):
+        err = err.__cause__
+    return err

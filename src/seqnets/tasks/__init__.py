@@ -1,0 +1,1 @@
+"""Sequence tasks as Lightning data modules: each says its input size, classes and head."""

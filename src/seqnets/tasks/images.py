@@ -1,0 +1,178 @@
+"""MNIST and Fashion-MNIST read row by row: 28 time steps of 28 pixels scaled to [0, 1]."""
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision import datasets
+from torchvision.datasets.mnist import read_image_file, read_label_file
+from torchvision.datasets.utils import extract_archive
+
+from seqnets.errors import UserError
+from seqnets.tasks.base import SequenceTask, batch_loader
+
+DATASETS: dict[str, type[datasets.MNIST]] = {
+    "MNIST": datasets.MNIST,
+    "FashionMNIST": datasets.FashionMNIST,
+}
+FILES: dict[str, Callable[[str], torch.Tensor]] = {
+    "train-images-idx3-ubyte": read_image_file,
+    "train-labels-idx1-ubyte": read_label_file,
+    "t10k-images-idx3-ubyte": read_image_file,
+    "t10k-labels-idx1-ubyte": read_label_file,
+}
+# What torchvision's IDX readers raise on a corrupt or truncated file, and gzip on a broken archive.
+READ_ERRORS = (AssertionError, RuntimeError, ValueError, TypeError, KeyError, EOFError, OSError)
+
+
+def read_idx(path: Path, reader: Callable[[str], torch.Tensor]) -> torch.Tensor:
+    """Read one IDX file, gzip-compressed or not, with torchvision's own readers."""
+    try:
+        if path.suffix == ".gz":
+            with tempfile.TemporaryDirectory() as tmp:
+                return reader(extract_archive(str(path), tmp))
+        return reader(str(path))
+    except READ_ERRORS as err:
+        detail = str(err) or "bad header"
+        raise UserError(f"{path}: corrupt or truncated IDX file ({detail})") from None
+
+
+class ImageRows(SequenceTask):
+    """A torchvision MNIST-style data set as sequences of rows, held in memory as uint8.
+
+    Batches are cut from one tensor and scaled on the device they train on; the validation
+    split is drawn from the training files with its own seed, so it is the same for every run.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        dataset: str,
+        data_dir: str = "data",
+        val_size: int = 5000,
+        split_seed: int = 0,
+        batch_size: int = 100,
+        eval_batch_size: int = 1000,
+        input_size: int = 28,
+        num_classes: int = 10,
+        num_examples: int = 10,
+    ) -> None:
+        super().__init__(
+            name, input_size, num_classes, batch_size, eval_batch_size, "last", num_examples
+        )
+        if dataset not in DATASETS:
+            raise UserError(f"task.dataset={dataset!r}: expected one of {sorted(DATASETS)}")
+        self.dataset = DATASETS[dataset]
+        self.data_dir = Path(data_dir).expanduser().absolute()
+        self.val_size = val_size
+        self.split_seed = split_seed
+        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def folders(self) -> list[Path]:
+        """Where the files may lie: data_dir itself, or torchvision's own layout below it."""
+        return [self.data_dir, self.data_dir / self.dataset.__name__ / "raw"]
+
+    def find_files(self) -> dict[str, Path] | None:
+        """The four IDX files from the first folder that holds all of them, .gz or not."""
+        for folder in self.folders():
+            found = {
+                stem: path
+                for stem in FILES
+                for path in (folder / stem, folder / f"{stem}.gz")
+                if path.is_file()
+            }
+            if set(found) == set(FILES):
+                return found
+        return None
+
+    def missing_message(self, why: str) -> str:
+        names = ", ".join(f"{stem}[.gz]" for stem in FILES)
+        where = ", ".join(str(folder) for folder in self.folders())
+        return (
+            f"{self.dataset.__name__} files not found: looked for {names} in {where}; {why}. "
+            "Connect to the internet, or set task.data_dir to a folder that holds the four files "
+            "(e.g. task.data_dir=/usr/share/datasets/fashion-mnist "
+            "from Debian's dataset-fashion-mnist)"
+        )
+
+    def prepare_data(self) -> None:
+        """Download through torchvision only when no folder holds the files already."""
+        if self.find_files() is not None:
+            return
+        try:
+            for train in (True, False):
+                self.dataset(self.data_dir, train=train, download=True)
+        except (RuntimeError, URLError, OSError) as err:
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            reason = lines[-1] if lines else type(err).__name__
+            raise UserError(self.missing_message(f"the download failed ({reason})")) from None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        files = self.find_files()
+        if files is None:
+            raise UserError(self.missing_message("run prepare_data to download them"))
+        tensors = {stem: read_idx(path, FILES[stem]) for stem, path in files.items()}
+        for split in ("train", "t10k"):
+            images, labels = (
+                tensors[f"{split}-images-idx3-ubyte"],
+                tensors[f"{split}-labels-idx1-ubyte"],
+            )
+            if images.shape[-1] != self.input_size:
+                raise UserError(
+                    f"{files[f'{split}-images-idx3-ubyte']}: rows of {images.shape[-1]} pixels, "
+                    f"but task.input_size={self.input_size}"
+                )
+            if len(images) != len(labels):
+                raise UserError(
+                    f"{files[f'{split}-images-idx3-ubyte']}: {len(images)} images but "
+                    f"{files[f'{split}-labels-idx1-ubyte']} has {len(labels)} labels"
+                )
+        train_x, train_y = tensors["train-images-idx3-ubyte"], tensors["train-labels-idx1-ubyte"]
+        if not 0 < self.val_size < len(train_x):
+            raise UserError(
+                f"task.val_size={self.val_size}: must be between 1 and {len(train_x) - 1}"
+            )
+        order = torch.randperm(
+            len(train_x), generator=torch.Generator().manual_seed(self.split_seed)
+        )
+        val, train = order[: self.val_size], order[self.val_size :]
+        self.splits = {
+            "train": (train_x[train], train_y[train]),
+            "val": (train_x[val], train_y[val]),
+            "test": (tensors["t10k-images-idx3-ubyte"], tensors["t10k-labels-idx1-ubyte"]),
+        }
+
+    def train_dataloader(self) -> DataLoader:
+        return batch_loader(self.splits["train"], self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return batch_loader(self.splits["val"], self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return batch_loader(self.splits["test"], self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """The first test images, the ones predictions.txt shows."""
+        images, labels = self.splits["test"]
+        n = self.num_examples
+        return batch_loader((images[:n], labels[:n]), n, shuffle=False)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Scale to [0, 1] on the device: the uint8 copy is a quarter of the float one."""
+        images, labels = batch
+        return images.float().div_(255), labels
+
+    def format_predictions(self, preds: torch.Tensor, metrics: dict[str, Any]) -> str:
+        labels = self.splits["test"][1][: len(preds)]
+        return (
+            f"Predicted: {' '.join(str(int(p)) for p in preds)}\n"
+            f"True:      {' '.join(str(int(t)) for t in labels)}\n"
+            f"Test accuracy on the {metrics['test_samples']} test images: "
+            f"{100 * metrics['test_acc']:.2f} %\n"
+        )

@@ -1,0 +1,160 @@
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import MNIST_TEST, make_idx_dir, write_idx, write_split
+
+from seqnets.errors import UserError
+from seqnets.tasks.images import FILES, ImageRows
+
+
+def task(data_dir: Path, **kwargs) -> ImageRows:
+    settings = {"val_size": 40, "batch_size": 20, "eval_batch_size": 50} | kwargs
+    return ImageRows("mnist", "MNIST", data_dir=str(data_dir), **settings)
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """torchvision's download fails as it does with no network, and records where it would write."""
+    calls: list[Path] = []
+
+    def fail(self) -> None:
+        calls.append(Path(self.raw_folder))
+        raise RuntimeError(
+            "Error downloading train-images-idx3-ubyte.gz:\nTried mirrors, got URLError"
+        )
+
+    monkeypatch.setattr("torchvision.datasets.MNIST.download", fail)
+    return calls
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_reads_a_flat_folder_compressed_or_not(
+    tmp_path: Path, gz: bool, offline: list[Path]
+) -> None:
+    dm = task(make_idx_dir(tmp_path, gz=gz))
+    dm.prepare_data()
+    dm.setup("fit")
+    assert not offline, "files were there: no download may be tried"
+    x, y = next(iter(dm.train_dataloader()))
+    assert x.dtype == torch.uint8 and x.shape == (20, 28, 28) and y.shape == (20,)
+    x, y = dm.on_after_batch_transfer((x, y), 0)
+    assert x.dtype == torch.float32 and x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_reads_torchvisions_own_layout(tmp_path: Path, offline: list[Path]) -> None:
+    make_idx_dir(tmp_path / "MNIST" / "raw")
+    dm = task(tmp_path)
+    dm.prepare_data()
+    dm.setup()
+    assert not offline
+    assert [len(dm.splits[s][0]) for s in ("train", "val", "test")] == [200, 40, 60]
+
+
+def test_validation_split_is_seeded_and_disjoint(idx_dir: Path) -> None:
+    first, second, other = task(idx_dir), task(idx_dir), task(idx_dir, split_seed=1)
+    for dm in (first, second, other):
+        dm.setup()
+    assert torch.equal(first.splits["val"][0], second.splits["val"][0])
+    assert not torch.equal(first.splits["val"][0], other.splits["val"][0])
+    train_rows = {bytes(x.numpy()) for x in first.splits["train"][0]}
+    assert not any(bytes(x.numpy()) in train_rows for x in first.splits["val"][0])
+
+
+def test_batches_cover_the_split_once(idx_dir: Path) -> None:
+    dm = task(idx_dir)
+    dm.setup()
+    labels = torch.cat([y for _, y in dm.test_dataloader()])
+    assert torch.equal(labels, dm.splits["test"][1])
+    shuffled = torch.cat([y for _, y in dm.train_dataloader()])
+    assert sorted(shuffled.tolist()) == sorted(dm.splits["train"][1].tolist())
+
+
+def test_missing_files_offline_say_what_and_where(tmp_path: Path, offline: list[Path]) -> None:
+    dm = task(tmp_path / "nowhere")
+    with pytest.raises(UserError) as err:
+        dm.prepare_data()
+    message = str(err.value)
+    assert "\n" not in message
+    for stem in FILES:
+        assert f"{stem}[.gz]" in message
+    assert (
+        str(tmp_path / "nowhere") in message
+        and str(tmp_path / "nowhere" / "MNIST" / "raw") in message
+    )
+    assert "download failed" in message and "task.data_dir" in message and "Connect" in message
+    assert offline == [tmp_path / "nowhere" / "MNIST" / "raw"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "broken_gzip"])
+def test_corrupt_file_is_named(tmp_path: Path, damage: str) -> None:
+    folder = make_idx_dir(tmp_path / "d", gz=damage == "broken_gzip")
+    victim = next(folder.glob("train-images-idx3-ubyte*"))
+    data = victim.read_bytes()
+    victim.write_bytes(
+        {"truncated": data[: len(data) // 2], "garbage": b"\x13\x37" * 10}.get(damage, data[:100])
+    )
+    with pytest.raises(UserError, match=f"^{victim}: corrupt or truncated IDX file") as err:
+        task(folder).setup()
+    assert "\n" not in str(err.value)
+
+
+def test_images_and_labels_must_agree(tmp_path: Path) -> None:
+    folder = make_idx_dir(tmp_path)
+    write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(7, dtype=np.uint8))
+    with pytest.raises(UserError, match="60 images but .*t10k-labels-idx1-ubyte has 7 labels"):
+        task(folder).setup()
+
+
+def test_row_width_must_match_input_size(idx_dir: Path) -> None:
+    with pytest.raises(UserError, match="rows of 28 pixels, but task.input_size=10"):
+        task(idx_dir, input_size=10).setup()
+
+
+def test_real_mnist_test_set_loads(tmp_path: Path) -> None:
+    """The shared real digits, served as both splits, come out as the README describes them."""
+    for split in ("train", "t10k"):
+        for kind in ("images-idx3", "labels-idx1"):
+            shutil.copy(MNIST_TEST / f"t10k-{kind}-ubyte.gz", tmp_path / f"{split}-{kind}-ubyte.gz")
+    dm = task(tmp_path, val_size=1000)
+    dm.setup()
+    images, labels = dm.splits["test"]
+    assert images.shape == (10_000, 28, 28)
+    assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    assert torch.bincount(labels).tolist() == [
+        980,
+        1135,
+        1032,
+        1010,
+        982,
+        892,
+        958,
+        1028,
+        974,
+        1009,
+    ]
+    report = dm.format_predictions(labels[:10], {"test_acc": 0.9871, "test_samples": 10_000})
+    assert report.splitlines() == [
+        "Predicted: 7 2 1 0 4 1 4 9 5 9",
+        "True:      7 2 1 0 4 1 4 9 5 9",
+        "Test accuracy on the 10000 test images: 98.71 %",
+    ]
+
+
+def test_unknown_dataset_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(
+        UserError, match=r"task.dataset='KMNIST': expected one of \['FashionMNIST', 'MNIST'\]"
+    ):
+        ImageRows("x", "KMNIST", data_dir=str(tmp_path))
+
+
+def test_write_split_helper_round_trips(tmp_path: Path) -> None:
+    images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    write_split(tmp_path, "t10k", images, np.array([3, 4], dtype=np.uint8), gz=True)
+    write_split(tmp_path, "train", images, np.array([3, 4], dtype=np.uint8), gz=False)
+    dm = task(tmp_path, val_size=1)
+    dm.setup()
+    assert dm.splits["test"][1].tolist() == [3, 4]
+    assert torch.equal(dm.splits["test"][0], torch.from_numpy(images))

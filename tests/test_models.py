@@ -1,0 +1,43 @@
+import pytest
+import torch
+
+from seqnets.models import CELLS, RecurrentNet
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("num_layers", [1, 3])
+@pytest.mark.parametrize("head", ["last", "every"])
+def test_output_shapes(cell: str, bidirectional: bool, num_layers: int, head: str) -> None:
+    net = RecurrentNet(
+        cell,
+        input_size=5,
+        hidden_size=7,
+        num_classes=4,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dropout=0.1 if num_layers > 1 else 0.0,
+        head=head,
+    )
+    out = net(torch.randn(3, 11, 5))
+    assert out.shape == ((3, 11, 4) if head == "every" else (3, 4))
+    assert net.head.in_features == 7 * (2 if bidirectional else 1)
+    assert net.rnn.num_layers == num_layers and net.rnn.bidirectional == bidirectional
+
+
+def test_last_head_reads_both_directions_final_states() -> None:
+    """Forward direction ends at the last step, backward at the first: changing the middle of a
+    sequence changes both, changing nothing changes nothing."""
+    torch.manual_seed(0)
+    net = RecurrentNet("gru", input_size=2, hidden_size=3, num_classes=2, bidirectional=True)
+    x = torch.randn(1, 6, 2)
+    out, _ = net.rnn(x)
+    expected = net.head(torch.cat([out[:, -1, :3], out[:, 0, 3:]], dim=-1))
+    torch.testing.assert_close(net(x), expected)
+
+
+def test_nonlinearity_reaches_the_rnn() -> None:
+    net = RecurrentNet("rnn", input_size=2, hidden_size=3, num_classes=2, nonlinearity="relu")
+    assert net.rnn.nonlinearity == "relu"
+    with pytest.raises(ValueError):
+        RecurrentNet("rnn", input_size=2, hidden_size=3, num_classes=2, nonlinearity="sigmoid")

@@ -1,0 +1,197 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import FASHION_DIR, MNIST_TEST, make_idx_dir, write_split
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from seqnets.classifier import SequenceClassifier
+from seqnets.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+METRIC_KEYS = {
+    "task",
+    "model",
+    "hidden_size",
+    "num_layers",
+    "bidirectional",
+    "num_params",
+    "epochs",
+    "seed",
+    "test_acc",
+    "val_acc",
+    "train_time_s",
+    "sec_per_epoch",
+    "status",
+}
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "seqnets.train", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru", "birnn"])
+def test_a_run_leaves_its_files(run_cfg, model: str, capsys) -> None:
+    cfg = run_cfg(f"model={model}")
+    metrics = train(cfg)
+    out = Path(cfg.output_dir)
+
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved == metrics and set(saved) >= METRIC_KEYS
+    assert saved["model"] == model and saved["task"] == "mnist" and saved["epochs"] == 2
+    assert saved["num_params"] == sum(
+        p.numel()
+        for p in SequenceClassifier.load_from_checkpoint(
+            saved["best_checkpoint"], weights_only=True
+        ).net.parameters()
+    )
+    assert (
+        0.0 <= saved["test_acc"] <= 1.0
+        and saved["sec_per_epoch"] > 0
+        and saved["status"] == "completed"
+    )
+
+    lines = (out / "predictions.txt").read_text().splitlines()
+    assert lines[0].startswith("Predicted: ") and len(lines[0].split()) == 11
+    assert lines[1].startswith("True:      ") and len(lines[1].split()) == 11
+    assert lines[2] == f"Test accuracy on the 60 test images: {100 * saved['test_acc']:.2f} %"
+    assert "\n".join(lines) in capsys.readouterr().out
+
+    assert (out / "checkpoints" / "last.ckpt").is_file()
+    assert Path(saved["best_checkpoint"]).parent == out / "checkpoints"
+    state = torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)
+    assert state["hyper_parameters"]["model"]["cell"] == model.removeprefix("bi")
+
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    expected = {
+        "train/loss",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "test/acc",
+        "test/loss",
+        "lr-Adam",
+        "time/sec_per_epoch",
+        "hp/test_acc",
+        "hp/val_acc",
+    }
+    assert expected <= scalars, expected - scalars
+    assert len(events.Scalars("train/loss")) == 2 * 10  # 200 samples / batch 20, two epochs
+    assert len(events.Scalars("val/acc")) == 2
+    assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(saved["test_acc"])
+
+
+def test_the_toy_task_is_learned(run_cfg) -> None:
+    metrics = train(
+        run_cfg("model=gru", "trainer.max_epochs=8", "optim.lr=0.02", "model.hidden_size=32")
+    )
+    assert metrics["test_acc"] >= 0.9
+
+
+def test_same_seed_same_metrics(run_cfg) -> None:
+    first = train(run_cfg("model=gru", name="a"))
+    second = train(run_cfg("model=gru", name="b"))
+    assert first["test_acc"] == second["test_acc"] and first["val_acc"] == second["val_acc"]
+
+
+def test_csv_logger_and_no_logger(run_cfg) -> None:
+    cfg = run_cfg("logger=csv", "debug=fast", name="csv")
+    train(cfg)
+    rows = (Path(cfg.output_dir) / "csv" / "metrics.csv").read_text()
+    assert "train/loss" in rows.splitlines()[0] and "hp/test_acc" in rows.splitlines()[0]
+    cfg = run_cfg("logger=none", "debug=fast", name="none")
+    assert train(cfg)["status"] == "completed"
+    assert not (Path(cfg.output_dir) / "tensorboard").exists()
+
+
+def test_real_mnist_digits_are_learned(run_cfg, tmp_path: Path) -> None:
+    """Train on 8,000 of the real test digits and test on the other 2,000."""
+    import numpy as np
+
+    from seqnets.tasks.images import read_idx, read_image_file, read_label_file
+
+    images = read_idx(MNIST_TEST / "t10k-images-idx3-ubyte.gz", read_image_file).numpy()
+    labels = (
+        read_idx(MNIST_TEST / "t10k-labels-idx1-ubyte.gz", read_label_file).numpy().astype(np.uint8)
+    )
+    folder = tmp_path / "real"
+    folder.mkdir()
+    write_split(folder, "train", images[:8000], labels[:8000], gz=True)
+    write_split(folder, "t10k", images[8000:], labels[8000:], gz=True)
+    cfg = run_cfg(
+        f"task.data_dir={folder}",
+        "task.val_size=1000",
+        "task.batch_size=50",
+        "model=gru",
+        "model.hidden_size=64",
+        "optim.lr=0.005",
+        "trainer.max_epochs=3",
+    )
+    metrics = train(cfg)
+    assert metrics["test_samples"] == 2000
+    assert metrics["test_acc"] >= 0.9
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="apt-get install dataset-fashion-mnist")
+def test_full_fashion_mnist_one_epoch(run_cfg) -> None:
+    cfg = run_cfg(
+        "task=fashion_mnist",
+        f"task.data_dir={FASHION_DIR}",
+        "task.val_size=5000",
+        "task.batch_size=100",
+        "task.eval_batch_size=1000",
+        "model=lstm",
+        "model.hidden_size=128",
+        "trainer.max_epochs=1",
+        "trainer.log_every_n_steps=50",
+    )
+    metrics = train(cfg)
+    assert metrics["task"] == "fashion_mnist" and metrics["test_samples"] == 10_000
+    assert metrics["test_acc"] >= 0.80
+
+
+def test_cli_bad_data_is_one_line(tmp_path: Path) -> None:
+    folder = make_idx_dir(tmp_path / "bad")
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00")
+    done = cli(f"task.data_dir={folder}", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"seqnets: error: {folder / 't10k-labels-idx1-ubyte'}: "
+        "corrupt or truncated IDX file (bad header)"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_multirun_leaves_a_folder_per_job(tmp_path: Path) -> None:
+    folder = make_idx_dir(tmp_path / "idx")
+    sweep = tmp_path / "sweep"
+    done = cli(
+        "-m",
+        "model=rnn,gru",
+        f"task.data_dir={folder}",
+        "task.val_size=40",
+        "task.batch_size=20",
+        "model.hidden_size=8",
+        "debug=fast",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
+    assert [p.name for p in runs] == ["0", "1"]
+    assert [json.loads((p / "metrics.json").read_text())["model"] for p in runs] == ["rnn", "gru"]
+    assert all((p / ".hydra" / "config.yaml").is_file() for p in runs)
