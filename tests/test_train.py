@@ -195,3 +195,35 @@ def test_cli_multirun_leaves_a_folder_per_job(tmp_path: Path) -> None:
     assert [p.name for p in runs] == ["0", "1"]
     assert [json.loads((p / "metrics.json").read_text())["model"] for p in runs] == ["rnn", "gru"]
     assert all((p / ".hydra" / "config.yaml").is_file() for p in runs)
+
+
+SYNTHETIC_KEYS = {
+    "recall": {"test_acc", "test_acc_extra", "test_acc_by_len", "k"},
+    "adder": {"test_acc", "test_exact", "test_acc_by_bits", "test_exact_by_bits", "bits"},
+}
+
+
+@pytest.mark.parametrize("task", sorted(SYNTHETIC_KEYS))
+def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: str) -> None:
+    cfg = compose_cfg(
+        f"task={task}",
+        "task.train_size=200",
+        "task.test_size=50",
+        "task.batch_size=50",
+        "model=gru",
+        "model.hidden_size=4",
+        "trainer.max_epochs=1",
+        "trainer.accelerator=cpu",
+        "callbacks.progress=null",
+        f"output_dir={tmp_path}",
+    )
+    metrics = train(cfg)
+    assert METRIC_KEYS | SYNTHETIC_KEYS[task] <= set(metrics)
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
+    lines = (tmp_path / "predictions.txt").read_text().splitlines()
+    if task == "recall":
+        assert list(metrics["test_acc_by_len"]) == [*map(str, range(3, 11)), "15", "20"]
+        assert sum(line.startswith("Array: [") for line in lines) == 3 * 10
+    else:
+        assert list(metrics["test_exact_by_bits"]) == ["8", "16", "32", "64"]
+        assert sum(" + " in line and "predicted" in line for line in lines) == 3 * 4

@@ -7,15 +7,18 @@ import lightning as L
 import torch
 from hydra.utils import instantiate
 from torch import nn
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
-STAGES = ("train", "val", "test")
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class SequenceClassifier(L.LightningModule):
     """Classifies whole sequences or every step of them; takes plain dicts so checkpoints stay
-    loadable with `torch.load(weights_only=True)`."""
+    loadable with `torch.load(weights_only=True)`.
+
+    Per-step heads also report exact match, the share of sequences with every step right.
+    """
 
     def __init__(
         self,
@@ -28,11 +31,64 @@ class SequenceClassifier(L.LightningModule):
         self.save_hyperparameters(logger=False)
         self.net: nn.Module = instantiate(model)
         self.criterion: nn.Module = instantiate(loss)
+        self.train_metrics = self.make_metrics("train")
+        self.val_metrics = self.make_metrics("val")
+        self.test_metrics = nn.ModuleList()
         self.epoch_seconds: list[float] = []
-        num_classes = model["num_classes"]
-        self.acc = nn.ModuleDict(
-            {f"{stage}_acc": MulticlassAccuracy(num_classes, average="micro") for stage in STAGES}
-        )
+        self.test_samples = 0
+
+    def make_metrics(self, stage: str) -> MetricCollection:
+        num_classes = self.hparams.model["num_classes"]
+        metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
+        if self.hparams.model.get("head") == "every":
+            metrics["exact"] = MulticlassExactMatch(num_classes)
+        return MetricCollection(metrics, prefix=f"{stage}/")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits with classes in dim 1, as torch's losses and torchmetrics take them."""
+        logits = self.net(x)
+        return logits.transpose(1, 2) if logits.dim() == 3 else logits
+
+    def l2_penalty(self) -> torch.Tensor:
+        """Sum of squared weights (biases excluded), the explicit L2 term of the reference."""
+        return sum(p.pow(2).sum() for name, p in self.net.named_parameters() if "weight" in name)
+
+    def _step(self, batch: Batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
+        x, y = batch
+        logits = self(x)
+        loss = self.criterion(logits, y)
+        metrics(logits, y)
+        # Lightning's defaults: per step while training, per epoch in validation and test.
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y))
+        self.log_dict(metrics, prog_bar=True, batch_size=len(y))
+        return loss
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss = self._step(batch, "train", self.train_metrics)
+        lam = self.hparams.optim.get("l2_penalty", 0.0)
+        if lam:
+            penalty = self.l2_penalty()
+            self.log("train/l2_penalty", penalty)
+            loss = loss + lam * penalty
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._step(batch, "val", self.val_metrics)
+
+    def on_test_epoch_start(self) -> None:
+        """One set of metrics per test set: a task may test several (one per length, say)."""
+        loaders = self.trainer.test_dataloaders
+        count = len(loaders) if isinstance(loaders, list | tuple) else 1
+        self.test_metrics = nn.ModuleList(self.make_metrics("test") for _ in range(count))
+        self.test_metrics.to(self.device)
+        self.test_samples = 0
+
+    def test_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._step(batch, "test", self.test_metrics[dataloader_idx])
+        self.test_samples += len(batch[1])
+
+    def predict_step(self, batch: Batch, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        return self(batch[0]).argmax(1)
 
     def on_train_epoch_start(self) -> None:
         self.epoch_started = time.perf_counter()
@@ -42,47 +98,6 @@ class SequenceClassifier(L.LightningModule):
         seconds = time.perf_counter() - self.epoch_started
         self.epoch_seconds.append(seconds)
         self.log("time/sec_per_epoch", seconds, on_step=False, on_epoch=True)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-    def l2_penalty(self) -> torch.Tensor:
-        """Sum of squared weights (biases excluded), the explicit L2 term of the reference."""
-        return sum(p.pow(2).sum() for name, p in self.net.named_parameters() if "weight" in name)
-
-    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
-        x, y = batch
-        logits = self.net(x)
-        logits, y = logits.reshape(-1, logits.shape[-1]), y.reshape(-1)
-        loss = self.criterion(logits, y)
-        acc = self.acc[f"{stage}_acc"]
-        acc(logits, y)
-        # Lightning's defaults: per step while training, per epoch in validation and test.
-        self.log(f"{stage}/loss", loss, prog_bar=True)
-        self.log(f"{stage}/acc", acc, prog_bar=True)
-        return loss
-
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train")
-        lam = self.hparams.optim.get("l2_penalty", 0.0)
-        if lam:
-            penalty = self.l2_penalty()
-            self.log("train/l2_penalty", penalty)
-            loss = loss + lam * penalty
-        return loss
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def on_test_epoch_start(self) -> None:
-        self.test_samples = 0
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self._step(batch, "test")
-        self.test_samples += len(batch[1])
-
-    def predict_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        return self.net(batch[0]).argmax(-1)
 
     def configure_optimizers(self) -> Any:
         settings = {k: v for k, v in self.hparams.optim.items() if k != "l2_penalty"}

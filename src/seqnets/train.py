@@ -8,7 +8,6 @@ from typing import Any
 
 import hydra
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
@@ -63,7 +62,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
     val_acc = checkpoint.best_model_score if best else trainer.callback_metrics.get("val/acc")
-    tested = trainer.test(module, datamodule=task, ckpt_path=best or None, verbose=False)[0]
+    tested = trainer.test(module, datamodule=task, ckpt_path=best or None, verbose=False)
     net = module.hparams.model
     metrics = {
         "task": task.name,
@@ -74,8 +73,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "num_params": sum(p.numel() for p in module.net.parameters()),
         "epochs": trainer.current_epoch,
         "seed": cfg.seed,
-        "test_acc": tested["test/acc"],
-        "test_loss": tested["test/loss"],
+        **task.test_metrics(tested),
         "test_samples": module.test_samples,
         "val_acc": None if val_acc is None else float(val_acc),
         "train_time_s": train_time,
@@ -84,7 +82,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "status": "completed",
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    preds = torch.cat(trainer.predict(module, datamodule=task))
+    preds = trainer.predict(module, datamodule=task)
     report = task.format_predictions(preds, metrics)
     (out / "predictions.txt").write_text(report)
     print(report, end="")

@@ -135,7 +135,9 @@ def test_real_mnist_test_set_loads(tmp_path: Path) -> None:
         974,
         1009,
     ]
-    report = dm.format_predictions(labels[:10], {"test_acc": 0.9871, "test_samples": 10_000})
+    report = dm.format_predictions(
+        [labels[:5], labels[5:10]], {"test_acc": 0.9871, "test_samples": 10_000}
+    )
     assert report.splitlines() == [
         "Predicted: 7 2 1 0 4 1 4 9 5 9",
         "True:      7 2 1 0 4 1 4 9 5 9",

@@ -1,5 +1,7 @@
-"""What every task shares: its shape facts for the model, and fast whole-batch loaders."""
+"""What every task shares: its shape facts for the model, fast batch loaders, test-set reports."""
 
+import re
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import lightning as L
@@ -7,19 +9,56 @@ import torch
 from torch.utils.data import (
     BatchSampler,
     DataLoader,
+    IterableDataset,
     RandomSampler,
     SequentialSampler,
     TensorDataset,
 )
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 def batch_loader(tensors: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool) -> DataLoader:
     """Cut batches from tensors already in memory with one gather each, no per-sample collate."""
     dataset = TensorDataset(*tensors)
     order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    return DataLoader(
-        dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None
-    )
+    batches = BatchSampler(order, batch_size, drop_last=False)
+    return DataLoader(dataset, sampler=batches, batch_size=None)
+
+
+def batches_loader(batches: list[Batch]) -> DataLoader:
+    """Serve ready-made batches (of different sequence lengths, say) one by one."""
+    return DataLoader(batches, batch_size=None)
+
+
+class EpochBatches(IterableDataset):
+    """Whole batches drawn fresh each epoch from a generator seeded by (seed, epoch), so a
+    run is reproducible and a resumed run draws what the uninterrupted one would have."""
+
+    def __init__(
+        self,
+        draw: Callable[[torch.Generator], Batch],
+        num_batches: int,
+        seed: int,
+        epoch: Callable[[], int],
+    ) -> None:
+        self.draw, self.num_batches, self.seed, self.epoch = draw, num_batches, seed, epoch
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[Batch]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch())
+        for _ in range(self.num_batches):
+            yield self.draw(generator)
+
+
+def per_test_set(results: list[dict[str, float]]) -> list[dict[str, float]]:
+    """Lightning's test results as one dict per test set, keyed `acc`, `loss`, `exact`."""
+    return [
+        {re.sub(r"^test/|/dataloader_idx_\d+$", "", key): value for key, value in result.items()}
+        for result in results
+    ]
 
 
 class SequenceTask(L.LightningDataModule):
@@ -47,6 +86,14 @@ class SequenceTask(L.LightningDataModule):
         self.head = head
         self.num_examples = num_examples
 
-    def format_predictions(self, preds: torch.Tensor, metrics: dict[str, Any]) -> str:
+    def current_epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
+
+    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+        """metrics.json's test keys (`test_acc`, ...) from Lightning's results of one test set."""
+        (only,) = per_test_set(results)
+        return {f"test_{key}": value for key, value in only.items()}
+
+    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         """Human-readable report of the example predictions and the test result."""
         raise NotImplementedError

@@ -168,7 +168,8 @@ class ImageRows(SequenceTask):
         images, labels = batch
         return images.float().div_(255), labels
 
-    def format_predictions(self, preds: torch.Tensor, metrics: dict[str, Any]) -> str:
+    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
+        preds = torch.cat(preds)
         labels = self.splits["test"][1][: len(preds)]
         return (
             f"Predicted: {' '.join(str(int(p)) for p in preds)}\n"

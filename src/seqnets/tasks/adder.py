@@ -1,0 +1,118 @@
+"""Add two binary numbers, least significant bit first, one sum bit per time step."""
+
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from seqnets.tasks.base import Batch, EpochBatches, SequenceTask, batches_loader, per_test_set
+
+
+def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
+    """Inputs (batch, bits + 1, 2) holding the bits (a_i, b_i), LSB first, then a step of zeros
+    for the final carry; targets (batch, bits + 1), the bits of a + b."""
+    operands = torch.randint(0, 2, (batch_size, bits + 1, 2), generator=generator)
+    operands[:, -1] = 0
+    total = operands.sum(-1)
+    sums = torch.empty_like(total)
+    carry = torch.zeros(batch_size, dtype=total.dtype)
+    for i in range(bits + 1):
+        column = total[:, i] + carry
+        sums[:, i], carry = column % 2, column // 2
+    return operands.float(), sums
+
+
+def to_text(bits: torch.Tensor) -> str:
+    """LSB-first bits as a number written the human way, most significant bit first."""
+    return "".join(str(int(b)) for b in bits.flip(0))
+
+
+class Adder(SequenceTask):
+    """Binary addition: trained on random lengths up to `bits` (or exactly `bits`), tested on
+    every length of `test_bits` to show whether the carry rule was learned or memorised."""
+
+    def __init__(
+        self,
+        name: str = "adder",
+        bits: int = 8,
+        random_lengths: bool = True,
+        test_bits: list[int] | tuple[int, ...] = (8, 16, 32, 64),
+        train_size: int = 10_000,
+        val_size: int = 500,
+        test_size: int = 1000,
+        batch_size: int = 100,
+        eval_batch_size: int = 1000,
+        seed: int = 0,
+        num_examples: int = 3,
+        input_size: int = 2,
+        num_classes: int = 2,
+        head: str = "every",
+    ) -> None:
+        super().__init__(
+            name, input_size, num_classes, batch_size, eval_batch_size, head, num_examples
+        )
+        self.bits, self.random_lengths, self.test_bits = bits, random_lengths, list(test_bits)
+        self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
+        self.seed = seed
+
+    def fixed_set(self, seed: int, bits: int, size: int) -> list[Batch]:
+        """`size` sums of `bits`-bit numbers, the same for every run with this seed."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + bits)
+        x, y = draw_sums(generator, size, bits)
+        return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
+
+    def draw_train(self, generator: torch.Generator) -> Batch:
+        bits = self.bits
+        if self.random_lengths:
+            bits = int(torch.randint(1, self.bits + 1, (1,), generator=generator))
+        return draw_sums(generator, self.batch_size, bits)
+
+    def train_dataloader(self) -> DataLoader:
+        num_batches = -(-self.train_size // self.batch_size)
+        batches = EpochBatches(self.draw_train, num_batches, self.seed, self.current_epoch)
+        return DataLoader(batches, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return batches_loader(self.fixed_set(self.seed + 1, self.bits, self.val_size))
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [
+            batches_loader(self.fixed_set(self.seed + 2, n, self.test_size)) for n in self.test_bits
+        ]
+
+    def examples(self) -> list[Batch]:
+        """The first few test sums of every length, the ones predictions.txt shows."""
+        n = self.num_examples
+        firsts = [self.fixed_set(self.seed + 2, bits, self.test_size)[0] for bits in self.test_bits]
+        return [(x[:n], y[:n]) for x, y in firsts]
+
+    def predict_dataloader(self) -> DataLoader:
+        return batches_loader(self.examples())
+
+    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+        """Bit accuracy and exact match, averaged over the test lengths and per length."""
+        sets = per_test_set(results)
+        return {
+            "test_acc": sum(r["acc"] for r in sets) / len(sets),
+            "test_exact": sum(r["exact"] for r in sets) / len(sets),
+            "test_acc_by_bits": {
+                str(n): r["acc"] for n, r in zip(self.test_bits, sets, strict=True)
+            },
+            "test_exact_by_bits": {
+                str(n): r["exact"] for n, r in zip(self.test_bits, sets, strict=True)
+            },
+            "bits": self.bits,
+        }
+
+    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
+        lines = []
+        for (x, y), pred in zip(self.examples(), preds, strict=True):
+            for operands, truth, p in zip(x.long(), y, pred, strict=True):
+                a, b = to_text(operands[:-1, 0]), to_text(operands[:-1, 1])
+                verdict = "ok" if torch.equal(truth, p) else "WRONG"
+                lines.append(f"{a} + {b} = {to_text(truth)}   predicted {to_text(p)}  {verdict}")
+        lines += [
+            f"Exact match at {n} bits: {100 * exact:.2f} %"
+            for n, exact in metrics["test_exact_by_bits"].items()
+        ]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,127 @@
+"""Recall the digit at position K of a random digit sequence: the memory test of the reference."""
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from seqnets.errors import UserError
+from seqnets.tasks.base import Batch, EpochBatches, SequenceTask, batches_loader, per_test_set
+
+DIGITS = 10
+
+
+def draw_recall(
+    generator: torch.Generator, batch_size: int, length: int, k: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One batch of `length` one-hot digits; the target is the digit at 1-based position k."""
+    digits = torch.randint(0, DIGITS, (batch_size, length), generator=generator)
+    return F.one_hot(digits, DIGITS).float(), digits[:, k - 1], digits
+
+
+class Recall(SequenceTask):
+    """Random digit sequences of min_len..max_len (one length per batch), fresh every epoch.
+
+    The validation and test sets are fixed by the seed; the test set holds `test_size`
+    sequences of every trained length, plus `extra_test_lens` to show how memory carries
+    beyond the lengths seen in training.
+    """
+
+    def __init__(
+        self,
+        name: str = "recall",
+        k: int = 2,
+        min_len: int = 3,
+        max_len: int = 10,
+        train_size: int = 10_000,
+        val_size: int = 200,
+        test_size: int = 1000,
+        extra_test_lens: list[int] | tuple[int, ...] = (15, 20),
+        batch_size: int = 100,
+        eval_batch_size: int = 1000,
+        seed: int = 0,
+        num_examples: int = 3,
+        input_size: int = DIGITS,
+        num_classes: int = DIGITS,
+    ) -> None:
+        super().__init__(
+            name, input_size, num_classes, batch_size, eval_batch_size, "last", num_examples
+        )
+        if min_len > max_len:
+            raise UserError(
+                f"task.min_len={min_len} > task.max_len={max_len}: need min_len <= max_len"
+            )
+        if not 1 <= k <= min_len:
+            raise UserError(f"task.k={k}: must be between 1 and task.min_len={min_len}")
+        self.k, self.seed = k, seed
+        self.train_lens = list(range(min_len, max_len + 1))
+        self.extra_lens = [n for n in extra_test_lens if n not in self.train_lens]
+        self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
+
+    def fixed_set(self, seed: int, length: int, size: int) -> list[Batch]:
+        """`size` sequences of one length, the same for every run with this seed."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + length)
+        x, y, _ = draw_recall(generator, size, length, self.k)
+        return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
+
+    def draw_train(self, generator: torch.Generator) -> Batch:
+        index = torch.randint(0, len(self.train_lens), (1,), generator=generator).item()
+        x, y, _ = draw_recall(generator, self.batch_size, self.train_lens[index], self.k)
+        return x, y
+
+    def train_dataloader(self) -> DataLoader:
+        num_batches = -(-self.train_size // self.batch_size)
+        batches = EpochBatches(self.draw_train, num_batches, self.seed, self.current_epoch)
+        return DataLoader(batches, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        sets = [self.fixed_set(self.seed + 1, n, self.val_size) for n in self.train_lens]
+        return batches_loader([batch for batches in sets for batch in batches])
+
+    def test_lens(self) -> list[int]:
+        return self.train_lens + self.extra_lens
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [
+            batches_loader(self.fixed_set(self.seed + 2, n, self.test_size))
+            for n in self.test_lens()
+        ]
+
+    def examples(self) -> list[Batch]:
+        """The first few test sequences of every length, the ones predictions.txt shows."""
+        n = self.num_examples
+        firsts = [
+            self.fixed_set(self.seed + 2, length, self.test_size)[0] for length in self.test_lens()
+        ]
+        return [(x[:n], y[:n]) for x, y in firsts]
+
+    def predict_dataloader(self) -> DataLoader:
+        return batches_loader(self.examples())
+
+    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+        """Accuracy over the trained lengths, over the extra lengths apart, and per length."""
+        by_len = {n: r["acc"] for n, r in zip(self.test_lens(), per_test_set(results), strict=True)}
+        trained = [by_len[n] for n in self.train_lens]
+        extra = [by_len[n] for n in self.extra_lens]
+        return {
+            "test_acc": sum(trained) / len(trained),
+            "test_acc_extra": sum(extra) / len(extra) if extra else None,
+            "test_acc_by_len": {str(n): acc for n, acc in by_len.items()},
+            "k": self.k,
+        }
+
+    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
+        lines = []
+        for (x, y), pred in zip(self.examples(), preds, strict=True):
+            for digits, truth, p in zip(x.argmax(-1), y, pred, strict=True):
+                array = " ".join(str(int(d)) for d in digits)
+                guess = f"Prediction at position {self.k}: {int(p)}  (true {int(truth)})"
+                lines.append(f"Array: [{array}]  {guess}")
+        lines += [
+            f"Test accuracy at length {n}: {100 * acc:.2f} %"
+            for n, acc in metrics["test_acc_by_len"].items()
+        ]
+        trained = f"{self.train_lens[0]}-{self.train_lens[-1]}"
+        lines.append(f"Test accuracy over lengths {trained}: {100 * metrics['test_acc']:.2f} %")
+        return "\n".join(lines) + "\n"
