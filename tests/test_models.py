@@ -41,3 +41,20 @@ def test_nonlinearity_reaches_the_rnn() -> None:
     assert net.rnn.nonlinearity == "relu"
     with pytest.raises(ValueError):
         RecurrentNet("rnn", input_size=2, hidden_size=3, num_classes=2, nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_orthogonal_init_makes_every_gate_block_orthogonal(cell: str) -> None:
+    net = RecurrentNet(cell, 3, 6, 2, num_layers=2, bidirectional=True, init="orthogonal")
+    blocks = [
+        block
+        for name, weight in net.rnn.named_parameters()
+        if name.startswith("weight_hh")
+        for block in weight.detach().split(6)
+    ]
+    assert len(blocks) == 2 * 2 * {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    for block in blocks:
+        torch.testing.assert_close(block @ block.T, torch.eye(6), atol=1e-5, rtol=0)
+    default = RecurrentNet(cell, 3, 6, 2)
+    block = default.rnn.weight_hh_l0.detach()[:6]
+    assert not torch.allclose(block @ block.T, torch.eye(6), atol=1e-2)

@@ -29,6 +29,7 @@ class RecurrentNet(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         head: Literal["last", "every"] = "last",
+        init: Literal["default", "orthogonal"] = "default",
     ) -> None:
         super().__init__()
         if cell not in CELLS:
@@ -47,6 +48,16 @@ class RecurrentNet(nn.Module):
         self.directions = 2 if bidirectional else 1
         self.every_step = head == "every"
         self.head = nn.Linear(hidden_size * self.directions, num_classes)
+        if init == "orthogonal":
+            self.orthogonal_recurrence()
+
+    def orthogonal_recurrence(self) -> None:
+        """Orthogonal hidden-to-hidden weights, one block per gate: they neither blow up nor
+        shrink the state at the start, so gradients reach early steps."""
+        for name, weight in self.rnn.named_parameters():
+            if name.startswith("weight_hh"):
+                for block in weight.detach().split(self.rnn.hidden_size):
+                    nn.init.orthogonal_(block)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, time, features) -> logits (batch, classes), or (batch, time, classes)."""
