@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import find_user_error
 from seqnets.tasks.base import SequenceTask
+from seqnets.validation import validate
 
 HPARAM_GROUPS = ("task", "model", "optim", "scheduler", "loss", "trainer", "seed")
 
@@ -53,6 +54,7 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float])
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one experiment; return what it writes to metrics.json."""
+    validate(cfg)
     L.seed_everything(cfg.seed, workers=True)
     out = Path(cfg.output_dir)
     task, module, trainer = build(cfg)

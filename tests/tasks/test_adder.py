@@ -66,3 +66,39 @@ def test_predictions_read_like_sums_on_paper() -> None:
     assert lines[1].endswith("WRONG") and len(lines[1].split()[0]) == 4
     assert int(a, 2) + int(b, 2) == int(to_text(y[0]), 2)
     assert lines[2] == "Exact match at 4 bits: 50.00 %"
+
+
+def test_a_small_rnn_learns_8_bit_addition_deterministically(compose_cfg, tmp_path) -> None:
+    from seqnets.train import train
+
+    def run(name: str) -> dict:
+        cfg = compose_cfg(
+            "task=adder",
+            "task.train_size=5000",
+            "task.test_bits=[8]",
+            "model=rnn",
+            "model.hidden_size=8",
+            "model.init=orthogonal",
+            "optim.lr=0.03",
+            "trainer.max_epochs=6",
+            "trainer.gradient_clip_val=1.0",
+            "trainer.accelerator=cpu",
+            "callbacks.progress=null",
+            "logger=none",
+            f"output_dir={tmp_path / name}",
+        )
+        (tmp_path / name).mkdir()
+        return train(cfg)
+
+    first = run("a")
+    assert first["test_exact_by_bits"] == {"8": 1.0}
+    second = run("b")
+    assert {
+        k: v
+        for k, v in first.items()
+        if "time" not in k and "sec" not in k and "checkpoint" not in k
+    } == {
+        k: v
+        for k, v in second.items()
+        if "time" not in k and "sec" not in k and "checkpoint" not in k
+    }

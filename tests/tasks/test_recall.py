@@ -1,9 +1,7 @@
-import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqnets.errors import UserError
 from seqnets.tasks.recall import Recall, draw_recall
 
 
@@ -29,25 +27,6 @@ def test_the_issues_example_prints_as_in_the_reference() -> None:
     task.examples = lambda: [(x, torch.tensor([9]))]
     report = task.format_predictions([torch.tensor([9])], {"test_acc_by_len": {}, "test_acc": 1.0})
     assert report.splitlines()[0] == "Array: [4 9 9]  Prediction at position 2: 9  (true 9)"
-
-
-@given(k=st.integers(-3, 12), min_len=st.integers(-2, 12), max_len=st.integers(-2, 12))
-def test_k_and_lengths_are_checked(k: int, min_len: int, max_len: int) -> None:
-    if 1 <= k <= min_len <= max_len:
-        assert Recall(k=k, min_len=min_len, max_len=max_len).train_lens[0] == min_len
-        return
-    with pytest.raises(UserError, match=r"^task\.(k|min_len)=") as err:
-        Recall(k=k, min_len=min_len, max_len=max_len)
-    assert "\n" not in str(err.value)
-
-
-def test_error_messages_name_key_value_and_range() -> None:
-    with pytest.raises(UserError, match=r"^task.k=4: must be between 1 and task.min_len=3$"):
-        Recall(k=4, min_len=3)
-    with pytest.raises(
-        UserError, match=r"^task.min_len=5 > task.max_len=4: need min_len <= max_len$"
-    ):
-        Recall(k=1, min_len=5, max_len=4)
 
 
 def epoch_batches(task: Recall, epoch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from seqnets.errors import UserError
 from seqnets.tasks.base import Batch, EpochBatches, SequenceTask, batches_loader, per_test_set
 
 DIGITS = 10
@@ -48,12 +47,6 @@ class Recall(SequenceTask):
         super().__init__(
             name, input_size, num_classes, batch_size, eval_batch_size, "last", num_examples
         )
-        if min_len > max_len:
-            raise UserError(
-                f"task.min_len={min_len} > task.max_len={max_len}: need min_len <= max_len"
-            )
-        if not 1 <= k <= min_len:
-            raise UserError(f"task.k={k}: must be between 1 and task.min_len={min_len}")
         self.k, self.seed = k, seed
         self.train_lens = list(range(min_len, max_len + 1))
         self.extra_lens = [n for n in extra_test_lens if n not in self.train_lens]

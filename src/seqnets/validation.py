@@ -1,0 +1,109 @@
+"""Every numeric and choice field of a composed config, checked before any work is done.
+
+One table of rules, so a bad value anywhere stops the run with one line that names the
+key, the value and what is allowed.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from seqnets.errors import UserError
+
+ABSENT = object()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`check(value)` must hold for `key` when the config has it; `allowed` says what does."""
+
+    key: str
+    check: Callable[[Any], bool]
+    allowed: str
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def at_least(low: int) -> Callable[[Any], bool]:
+    return lambda v: is_int(v) and v >= low
+
+
+def lengths(v: Any) -> bool:
+    return isinstance(v, list | tuple) and all(at_least(1)(n) for n in v)
+
+
+def one_of(*choices: Any) -> Callable[[Any], bool]:
+    return lambda v: any(v == c and type(v) is type(c) for c in choices)
+
+
+RULES = [
+    Rule("seed", lambda v: is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    Rule("model.cell", one_of("rnn", "lstm", "gru"), "one of rnn, lstm, gru"),
+    Rule("model.hidden_size", at_least(1), "an integer >= 1"),
+    Rule("model.num_layers", at_least(1), "an integer >= 1"),
+    Rule("model.dropout", lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+    Rule("model.bias", one_of(True, False), "true or false"),
+    Rule("model.bidirectional", one_of(True, False), "true or false"),
+    Rule("model.nonlinearity", one_of(None, "tanh", "relu"), "one of tanh, relu (rnn only)"),
+    Rule("model.init", one_of("default", "orthogonal"), "one of default, orthogonal"),
+    Rule("model.head", one_of("last", "every"), "one of last, every"),
+    Rule("optim.lr", lambda v: is_number(v) and v > 0, "a number > 0"),
+    Rule("optim.weight_decay", lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    Rule("optim.momentum", lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    Rule("optim.l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    Rule("task.batch_size", at_least(1), "an integer >= 1"),
+    Rule("task.eval_batch_size", at_least(1), "an integer >= 1"),
+    Rule("task.val_size", at_least(1), "an integer >= 1"),
+    Rule("task.train_size", at_least(1), "an integer >= 1"),
+    Rule("task.test_size", at_least(1), "an integer >= 1"),
+    Rule("task.num_examples", at_least(1), "an integer >= 1"),
+    Rule("task.k", at_least(1), "an integer >= 1"),
+    Rule("task.min_len", at_least(1), "an integer >= 1"),
+    Rule("task.max_len", at_least(1), "an integer >= 1"),
+    Rule("task.extra_test_lens", lengths, "a list of integers >= 1"),
+    Rule("task.bits", at_least(1), "an integer >= 1"),
+    Rule(
+        "task.test_bits", lambda v: lengths(v) and len(v) > 0, "a non-empty list of integers >= 1"
+    ),
+    Rule("task.random_lengths", one_of(True, False), "true or false"),
+    Rule("trainer.max_epochs", at_least(1), "an integer >= 1"),
+    Rule(
+        "trainer.gradient_clip_val",
+        lambda v: v is None or (is_number(v) and v > 0),
+        "null or a number > 0",
+    ),
+    Rule("trainer.log_every_n_steps", at_least(1), "an integer >= 1"),
+    Rule("trainer.check_val_every_n_epoch", at_least(1), "an integer >= 1"),
+]
+
+
+def relations(cfg: DictConfig) -> None:
+    """Rules between fields: recall needs 1 <= k <= min_len <= max_len."""
+    task = cfg.get("task") or {}
+    if "min_len" in task and task.min_len > task.max_len:
+        raise UserError(
+            f"task.min_len={task.min_len} > task.max_len={task.max_len}: need min_len <= max_len"
+        )
+    if "k" in task and task.k > task.min_len:
+        raise UserError(f"task.k={task.k}: must be between 1 and task.min_len={task.min_len}")
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise UserError for the first value a rule refuses."""
+    for rule in RULES:
+        value = OmegaConf.select(cfg, rule.key, default=ABSENT, throw_on_missing=False)
+        if value is ABSENT:
+            continue
+        if OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        if not rule.check(value):
+            raise UserError(f"{rule.key}={value!r}: must be {rule.allowed}")
+    relations(cfg)
