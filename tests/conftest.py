@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from lightning.pytorch import Callback
 from omegaconf import DictConfig
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
@@ -79,3 +80,14 @@ def run_cfg(compose_cfg: Callable[..., DictConfig], idx_dir: Path, tmp_path: Pat
         )
 
     return _cfg
+
+
+class InterruptAt(Callback):
+    """Press Ctrl-C at a given epoch and batch, as a user would."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            raise KeyboardInterrupt

@@ -1,16 +1,20 @@
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import FASHION_DIR, MNIST_TEST, make_idx_dir, write_split
+from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seqnets.classifier import SequenceClassifier
-from seqnets.train import train
+from seqnets.errors import Diverged, UserError
+from seqnets.train import resumed, train
 
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_KEYS = {
@@ -176,25 +180,132 @@ def test_cli_bad_data_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_cli_multirun_leaves_a_folder_per_job(tmp_path: Path) -> None:
+def test_cli_sweep_runs_past_a_bad_job_and_sums_up(tmp_path: Path) -> None:
     folder = make_idx_dir(tmp_path / "idx")
     sweep = tmp_path / "sweep"
     done = cli(
         "-m",
-        "model=rnn,gru",
+        "model.hidden_size=8,0,4",
         f"task.data_dir={folder}",
         "task.val_size=40",
         "task.batch_size=20",
-        "model.hidden_size=8",
+        "model=gru",
         "debug=fast",
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 1, done.stderr[-2000:]
     runs = sorted(p.parent for p in sweep.glob("*/metrics.json"))
-    assert [p.name for p in runs] == ["0", "1"]
-    assert [json.loads((p / "metrics.json").read_text())["model"] for p in runs] == ["rnn", "gru"]
+    assert [p.name for p in runs] == ["0", "1", "2"]
+    saved = [json.loads((p / "metrics.json").read_text()) for p in runs]
+    assert [m["status"] for m in saved] == ["completed", "failed", "completed"]
+    assert saved[1]["error"] == "model.hidden_size=0: must be an integer >= 1"
+    assert f"sweep: 2 of 3 jobs completed, results in {sweep}" in done.stdout
+    assert "job 1 (model.hidden_size=0 " in done.stdout
+    assert "Traceback" not in done.stderr
     assert all((p / ".hydra" / "config.yaml").is_file() for p in runs)
+
+
+def test_divergence_stops_with_epoch_step_and_a_hint(compose_cfg, tmp_path: Path) -> None:
+    cfg = compose_cfg(
+        "task=adder",
+        "task.train_size=500",
+        "model=rnn",
+        "model.nonlinearity=relu",
+        "model.hidden_size=16",
+        "optim.lr=1e10",
+        "trainer.accelerator=cpu",
+        "callbacks.progress=null",
+        f"output_dir={tmp_path}",
+    )
+    with pytest.raises(Diverged, match=r"^loss became nan at epoch 0, step \d+; lower optim.lr"):
+        train(cfg)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["status"] == "diverged" and "gradient_clip_val" in saved["error"]
+
+
+def save_like_hydra(cfg, out: Path) -> None:
+    (out / ".hydra").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+
+
+def test_interrupted_then_resumed_equals_uninterrupted(run_cfg) -> None:
+    """Ctrl-C in the middle of epoch 1, then resume: the same test metrics to the last bit
+    (dropout included, so the random state must come back too)."""
+    settings = ("model=lstm", "model.num_layers=2", "model.dropout=0.3", "trainer.max_epochs=3")
+    whole_cfg = run_cfg(*settings, name="whole")
+    whole = train(whole_cfg)
+
+    cfg = run_cfg(*settings, name="cut")
+    save_like_hydra(cfg, Path(cfg.output_dir))
+    with open_dict(cfg):
+        cfg.callbacks.interrupt = {"_target_": "conftest.InterruptAt", "epoch": 1, "batch": 4}
+    with pytest.raises(SystemExit) as stop:
+        train(cfg)
+    assert stop.value.code == 130
+    out = Path(cfg.output_dir)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["status"] == "interrupted" and saved["resume"].endswith(f"resume={out}")
+    assert (out / "checkpoints" / "interrupted.ckpt").is_file()
+
+    cont = train(resumed(OmegaConf.create({"resume": str(out)})))
+    assert cont["status"] == "completed" and cont["epochs"] == 3
+    for key in ("test_acc", "test_loss", "val_acc"):
+        assert cont[key] == whole[key], key
+    weights = [
+        torch.load(Path(c.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)[
+            "state_dict"
+        ]
+        for c in (whole_cfg, cfg)
+    ]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_resume_refuses_a_folder_without_a_run(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=f"^resume={tmp_path}: not a run folder"):
+        resumed(OmegaConf.create({"resume": str(tmp_path)}))
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    with pytest.raises(UserError, match="no checkpoints/last.ckpt"):
+        resumed(OmegaConf.create({"resume": str(tmp_path)}))
+
+
+def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
+    folder = make_idx_dir(tmp_path / "idx")
+    run = tmp_path / "run"
+    args = [
+        f"task.data_dir={folder}",
+        "task.val_size=40",
+        "task.batch_size=20",
+        "model=gru",
+        "model.hidden_size=8",
+        "trainer.max_epochs=60",
+        "callbacks.progress=null",
+    ]
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqnets.train", *args, f"hydra.run.dir={run}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    last = run / "checkpoints" / "last.ckpt"
+    while not last.exists() and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == (
+        f"seqnets: interrupted; resume with: python -m seqnets.train resume={run}"
+    )
+    assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
+    done = cli(f"resume={run}", f"hydra.run.dir={tmp_path / 'r2'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    finished = json.loads((run / "metrics.json").read_text())
+    assert finished["status"] == "completed" and finished["epochs"] == 60
 
 
 SYNTHETIC_KEYS = {

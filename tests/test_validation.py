@@ -107,9 +107,7 @@ def test_fuzzed_fields_start_cleanly_or_fail_in_one_line(
 ):
     """Whatever lands in a field, the run either builds or stops with one named line."""
     try:
-        cfg = compose_cfg(
-            f"task={task}", f"{key}={hydra_literal(value)}", f"output_dir={tmp_path}"
-        )
+        cfg = compose_cfg(f"task={task}", f"{key}={hydra_literal(value)}", f"output_dir={tmp_path}")
     except HydraException:
         return  # Hydra's own message for a value its grammar or the schema refuses
     try:

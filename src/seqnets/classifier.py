@@ -10,6 +10,8 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
+from seqnets.errors import Diverged
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -65,6 +67,12 @@ class SequenceClassifier(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, "train", self.train_metrics)
+        if not torch.isfinite(loss):
+            raise Diverged(
+                f"loss became {loss.item()} at epoch {self.current_epoch}, "
+                f"step {self.global_step}; lower optim.lr or clip gradients "
+                "(trainer.gradient_clip_val=1.0)"
+            )
         lam = self.hparams.optim.get("l2_penalty", 0.0)
         if lam:
             penalty = self.l2_penalty()
@@ -98,6 +106,15 @@ class SequenceClassifier(L.LightningModule):
         seconds = time.perf_counter() - self.epoch_started
         self.epoch_seconds.append(seconds)
         self.log("time/sec_per_epoch", seconds, on_step=False, on_epoch=True)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep torch's random state (dropout masks), so a resumed run draws what the
+        uninterrupted one would have."""
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
 
     def configure_optimizers(self) -> Any:
         settings = {k: v for k, v in self.hparams.optim.items() if k != "l2_penalty"}

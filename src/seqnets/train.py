@@ -1,6 +1,7 @@
 """The entry point: compose the config with Hydra, train, test, and leave the run's files."""
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -8,15 +9,18 @@ from typing import Any
 
 import hydra
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
-from seqnets.errors import find_user_error
+from seqnets.errors import Diverged, UserError, find_user_error
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
+log = logging.getLogger(__name__)
 HPARAM_GROUPS = ("task", "model", "optim", "scheduler", "loss", "trainer", "seed")
 
 
@@ -52,12 +56,29 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float])
         logger.save()
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run one experiment; return what it writes to metrics.json."""
-    validate(cfg)
-    L.seed_everything(cfg.seed, workers=True)
-    out = Path(cfg.output_dir)
-    task, module, trainer = build(cfg)
+def describe(cfg: DictConfig) -> dict[str, Any]:
+    """What a run is, as metrics.json names it, known before it starts."""
+    model = cfg.get("model") or {}
+    return {
+        "task": OmegaConf.select(cfg, "task.name"),
+        "model": ("bi" if model.get("bidirectional") else "") + str(model.get("cell")),
+        "hidden_size": model.get("hidden_size"),
+        "num_layers": model.get("num_layers"),
+        "bidirectional": model.get("bidirectional"),
+        "seed": cfg.get("seed"),
+    }
+
+
+def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+    """Replace metrics.json in one step: a reader never sees half of it."""
+    partial = out / "metrics.json.partial"
+    partial.write_text(json.dumps(metrics, indent=2) + "\n")
+    partial.replace(out / "metrics.json")
+
+
+def fit_and_test(
+    cfg: DictConfig, out: Path, trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier
+) -> dict[str, Any]:
     started = time.perf_counter()
     trainer.fit(module, datamodule=task, ckpt_path=cfg.get("ckpt_path"))
     train_time = time.perf_counter() - started
@@ -65,16 +86,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best = checkpoint.best_model_path if checkpoint else ""
     val_acc = checkpoint.best_model_score if best else trainer.callback_metrics.get("val/acc")
     tested = trainer.test(module, datamodule=task, ckpt_path=best or None, verbose=False)
-    net = module.hparams.model
     metrics = {
-        "task": task.name,
-        "model": ("bi" if net["bidirectional"] else "") + net["cell"],
-        "hidden_size": net["hidden_size"],
-        "num_layers": net["num_layers"],
-        "bidirectional": net["bidirectional"],
+        **describe(cfg),
         "num_params": sum(p.numel() for p in module.net.parameters()),
         "epochs": trainer.current_epoch,
-        "seed": cfg.seed,
         **task.test_metrics(tested),
         "test_samples": module.test_samples,
         "val_acc": None if val_acc is None else float(val_acc),
@@ -83,7 +98,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "best_checkpoint": best,
         "status": "completed",
     }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(out, metrics)
     preds = trainer.predict(module, datamodule=task)
     report = task.format_predictions(preds, metrics)
     (out / "predictions.txt").write_text(report)
@@ -93,13 +108,70 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
+def interrupted(err: BaseException, trainer: L.Trainer | None) -> bool:
+    """Ctrl-C or SIGTERM: Lightning turns both into SystemExit once it has stopped."""
+    if isinstance(err, KeyboardInterrupt):
+        return True
+    return isinstance(err, SystemExit) and trainer is not None and trainer.interrupted
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one experiment; return what it writes to metrics.json.
+
+    However it ends, metrics.json says how: completed, failed, diverged or interrupted
+    (with a checkpoint to look at and the command that resumes it).
+    """
+    out = Path(cfg.output_dir)
+    trainer = None
+    try:
+        validate(cfg)
+        L.seed_everything(cfg.seed, workers=True)
+        task, module, trainer = build(cfg)
+        return fit_and_test(cfg, out, trainer, task, module)
+    except BaseException as err:
+        if interrupted(err, trainer):
+            trainer.save_checkpoint(out / "checkpoints" / "interrupted.ckpt")
+            resume = f"python -m seqnets.train resume={out}"
+            write_metrics(out, {**describe(cfg), "status": "interrupted", "resume": resume})
+            print(f"seqnets: interrupted; resume with: {resume}", file=sys.stderr)
+            raise SystemExit(130) from None
+        cause = find_user_error(err)
+        status = "diverged" if isinstance(cause, Diverged) else "failed"
+        message = str(cause) if cause else f"{type(err).__name__}: {err}"
+        write_metrics(out, {**describe(cfg), "status": status, "error": message})
+        raise
+
+
+def resumed(cfg: DictConfig) -> DictConfig:
+    """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint."""
+    run = Path(cfg.resume)
+    saved, last = run / ".hydra" / "config.yaml", run / "checkpoints" / "last.ckpt"
+    if not saved.is_file():
+        raise UserError(f"resume={run}: not a run folder (no .hydra/config.yaml in it)")
+    if not last.is_file():
+        raise UserError(
+            f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
+            "ended); run it again instead"
+        )
+    previous = OmegaConf.load(saved)
+    previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
+    return previous
+
+
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Hydra's entry: returns the best validation accuracy for sweepers that optimise it."""
+    """Hydra's entry: returns the best validation accuracy for sweepers that optimise it.
+
+    In a multirun a failed job is logged and recorded, and the sweep goes on; its summary
+    (seqnets.sweep) lists the failures.
+    """
     try:
-        return train(cfg)["val_acc"]
+        return train(resumed(cfg) if cfg.get("resume") else cfg)["val_acc"]
     except Exception as err:
         cause = find_user_error(err)
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            log.error("job failed: %s", cause or err, exc_info=cause is None)
+            return None
         if cause is None:
             raise
         print(f"seqnets: error: {cause}", file=sys.stderr)

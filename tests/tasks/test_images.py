@@ -85,7 +85,39 @@ def test_missing_files_offline_say_what_and_where(tmp_path: Path, offline: list[
         and str(tmp_path / "nowhere" / "MNIST" / "raw") in message
     )
     assert "download failed" in message and "task.data_dir" in message and "Connect" in message
-    assert offline == [tmp_path / "nowhere" / "MNIST" / "raw"]
+    assert len(offline) == 1 and offline[0].parts[-2:] == ("MNIST", "raw")
+    assert not (tmp_path / "nowhere" / "MNIST").exists()
+    assert not list((tmp_path / "nowhere").iterdir()), "nothing half-downloaded stays"
+
+
+def test_a_download_cut_short_leaves_nothing_that_looks_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cut_short(self) -> None:
+        make_idx_dir(Path(self.raw_folder))
+        (Path(self.raw_folder) / "t10k-labels-idx1-ubyte").unlink()
+        raise RuntimeError("Error downloading t10k-labels-idx1-ubyte.gz:\nconnection reset")
+
+    monkeypatch.setattr("torchvision.datasets.MNIST.download", cut_short)
+    dm = task(tmp_path / "data")
+    with pytest.raises(UserError, match="connection reset"):
+        dm.prepare_data()
+    assert dm.find_files() is None
+    assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file()]
+
+
+def test_a_finished_download_lands_in_torchvisions_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "torchvision.datasets.MNIST.download", lambda self: make_idx_dir(Path(self.raw_folder))
+    )
+    dm = task(tmp_path / "data")
+    dm.prepare_data()
+    assert dm.find_files() == {stem: tmp_path / "data" / "MNIST" / "raw" / stem for stem in FILES}
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["MNIST"]
+    dm.setup()
+    assert len(dm.splits["test"][1]) == 60
 
 
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "broken_gzip"])

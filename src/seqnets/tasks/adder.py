@@ -5,7 +5,14 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from seqnets.tasks.base import Batch, EpochBatches, SequenceTask, batches_loader, per_test_set
+from seqnets.tasks.base import (
+    Batch,
+    EpochBatches,
+    SequenceTask,
+    batches_loader,
+    per_test_set,
+    seeded_generator,
+)
 
 
 def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
@@ -57,7 +64,7 @@ class Adder(SequenceTask):
 
     def fixed_set(self, seed: int, bits: int, size: int) -> list[Batch]:
         """`size` sums of `bits`-bit numbers, the same for every run with this seed."""
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + bits)
+        generator = seeded_generator(seed, bits)
         x, y = draw_sums(generator, size, bits)
         return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
 

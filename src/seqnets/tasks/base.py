@@ -10,7 +10,7 @@ from torch.utils.data import (
     BatchSampler,
     DataLoader,
     IterableDataset,
-    RandomSampler,
+    Sampler,
     SequentialSampler,
     TensorDataset,
 )
@@ -18,11 +18,32 @@ from torch.utils.data import (
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
-def batch_loader(tensors: tuple[torch.Tensor, ...], batch_size: int, shuffle: bool) -> DataLoader:
+def seeded_generator(seed: int, index: int) -> torch.Generator:
+    """A random stream keyed by the run's seed and an index (an epoch, a sequence length):
+    the same again in a resumed run, and independent of torch's global state."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + index)
+
+
+class EpochShuffle(Sampler[int]):
+    """A new order every epoch, drawn from `seeded_generator`."""
+
+    def __init__(self, size: int, seed: int, epoch: Callable[[], int]) -> None:
+        self.size, self.seed, self.epoch = size, seed, epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[int]:
+        generator = seeded_generator(self.seed, self.epoch())
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+
+def batch_loader(
+    tensors: tuple[torch.Tensor, ...], batch_size: int, order: Sampler[int] | None = None
+) -> DataLoader:
     """Cut batches from tensors already in memory with one gather each, no per-sample collate."""
     dataset = TensorDataset(*tensors)
-    order = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-    batches = BatchSampler(order, batch_size, drop_last=False)
+    batches = BatchSampler(order or SequentialSampler(dataset), batch_size, drop_last=False)
     return DataLoader(dataset, sampler=batches, batch_size=None)
 
 
@@ -32,8 +53,7 @@ def batches_loader(batches: list[Batch]) -> DataLoader:
 
 
 class EpochBatches(IterableDataset):
-    """Whole batches drawn fresh each epoch from a generator seeded by (seed, epoch), so a
-    run is reproducible and a resumed run draws what the uninterrupted one would have."""
+    """Whole batches drawn fresh each epoch from `seeded_generator`."""
 
     def __init__(
         self,
@@ -48,7 +68,7 @@ class EpochBatches(IterableDataset):
         return self.num_batches
 
     def __iter__(self) -> Iterator[Batch]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch())
+        generator = seeded_generator(self.seed, self.epoch())
         for _ in range(self.num_batches):
             yield self.draw(generator)
 

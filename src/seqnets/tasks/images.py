@@ -13,7 +13,7 @@ from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import extract_archive
 
 from seqnets.errors import UserError
-from seqnets.tasks.base import SequenceTask, batch_loader
+from seqnets.tasks.base import EpochShuffle, SequenceTask, batch_loader
 
 DATASETS: dict[str, type[datasets.MNIST]] = {
     "MNIST": datasets.MNIST,
@@ -55,6 +55,7 @@ class ImageRows(SequenceTask):
         data_dir: str = "data",
         val_size: int = 5000,
         split_seed: int = 0,
+        seed: int = 0,
         batch_size: int = 100,
         eval_batch_size: int = 1000,
         input_size: int = 28,
@@ -69,7 +70,7 @@ class ImageRows(SequenceTask):
         self.dataset = DATASETS[dataset]
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.val_size = val_size
-        self.split_seed = split_seed
+        self.split_seed, self.seed = split_seed, seed
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def folders(self) -> list[Path]:
@@ -103,13 +104,23 @@ class ImageRows(SequenceTask):
         """Download through torchvision only when no folder holds the files already."""
         if self.find_files() is not None:
             return
-        try:
-            for train in (True, False):
-                self.dataset(self.data_dir, train=train, download=True)
-        except (RuntimeError, URLError, OSError) as err:
-            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-            reason = lines[-1] if lines else type(err).__name__
-            raise UserError(self.missing_message(f"the download failed ({reason})")) from None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".download-", dir=self.data_dir) as scratch:
+            try:
+                self.dataset(scratch, train=True, download=True)
+            except (RuntimeError, URLError, OSError) as err:
+                lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+                reason = lines[-1] if lines else type(err).__name__
+                raise UserError(self.missing_message(f"the download failed ({reason})")) from None
+            self.keep_download(Path(scratch) / self.dataset.__name__ / "raw")
+
+    def keep_download(self, fetched: Path) -> None:
+        """Move a finished download into place file by file: a download cut short leaves
+        nothing behind that a later run could take for complete."""
+        raw = self.data_dir / self.dataset.__name__ / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for stem in FILES:
+            (fetched / stem).replace(raw / stem)
 
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
@@ -149,19 +160,20 @@ class ImageRows(SequenceTask):
         }
 
     def train_dataloader(self) -> DataLoader:
-        return batch_loader(self.splits["train"], self.batch_size, shuffle=True)
+        order = EpochShuffle(len(self.splits["train"][1]), self.seed, self.current_epoch)
+        return batch_loader(self.splits["train"], self.batch_size, order)
 
     def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.splits["val"], self.eval_batch_size, shuffle=False)
+        return batch_loader(self.splits["val"], self.eval_batch_size)
 
     def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.splits["test"], self.eval_batch_size, shuffle=False)
+        return batch_loader(self.splits["test"], self.eval_batch_size)
 
     def predict_dataloader(self) -> DataLoader:
         """The first test images, the ones predictions.txt shows."""
         images, labels = self.splits["test"]
         n = self.num_examples
-        return batch_loader((images[:n], labels[:n]), n, shuffle=False)
+        return batch_loader((images[:n], labels[:n]), n)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Scale to [0, 1] on the device: the uint8 copy is a quarter of the float one."""

@@ -6,7 +6,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from seqnets.tasks.base import Batch, EpochBatches, SequenceTask, batches_loader, per_test_set
+from seqnets.tasks.base import (
+    Batch,
+    EpochBatches,
+    SequenceTask,
+    batches_loader,
+    per_test_set,
+    seeded_generator,
+)
 
 DIGITS = 10
 
@@ -54,7 +61,7 @@ class Recall(SequenceTask):
 
     def fixed_set(self, seed: int, length: int, size: int) -> list[Batch]:
         """`size` sequences of one length, the same for every run with this seed."""
-        generator = torch.Generator().manual_seed(seed * 1_000_003 + length)
+        generator = seeded_generator(seed, length)
         x, y, _ = draw_recall(generator, size, length, self.k)
         return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
 
