@@ -3,16 +3,9 @@
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
-from seqnets.tasks.base import (
-    Batch,
-    EpochBatches,
-    SequenceTask,
-    batches_loader,
-    per_test_set,
-    seeded_generator,
-)
+from seqnets.tasks.base import Batch
+from seqnets.tasks.synthetic import SyntheticTask
 
 
 def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
@@ -34,7 +27,7 @@ def to_text(bits: torch.Tensor) -> str:
     return "".join(str(int(b)) for b in bits.flip(0))
 
 
-class Adder(SequenceTask):
+class Adder(SyntheticTask):
     """Binary addition: trained on random lengths up to `bits` (or exactly `bits`), tested on
     every length of `test_bits` to show whether the carry rule was learned or memorised."""
 
@@ -55,59 +48,36 @@ class Adder(SequenceTask):
         num_classes: int = 2,
         head: str = "every",
     ) -> None:
+        trained = list(range(1, bits + 1)) if random_lengths else [bits]
         super().__init__(
-            name, input_size, num_classes, batch_size, eval_batch_size, head, num_examples
+            name,
+            input_size,
+            num_classes,
+            head,
+            trained,
+            [bits],
+            list(test_bits),
+            train_size,
+            val_size,
+            test_size,
+            batch_size,
+            eval_batch_size,
+            seed,
+            num_examples,
         )
-        self.bits, self.random_lengths, self.test_bits = bits, random_lengths, list(test_bits)
-        self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
-        self.seed = seed
+        self.bits = bits
 
-    def fixed_set(self, seed: int, bits: int, size: int) -> list[Batch]:
-        """`size` sums of `bits`-bit numbers, the same for every run with this seed."""
-        generator = seeded_generator(seed, bits)
-        x, y = draw_sums(generator, size, bits)
-        return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
-
-    def draw_train(self, generator: torch.Generator) -> Batch:
-        bits = self.bits
-        if self.random_lengths:
-            bits = int(torch.randint(1, self.bits + 1, (1,), generator=generator))
-        return draw_sums(generator, self.batch_size, bits)
-
-    def train_dataloader(self) -> DataLoader:
-        num_batches = -(-self.train_size // self.batch_size)
-        batches = EpochBatches(self.draw_train, num_batches, self.seed, self.current_epoch)
-        return DataLoader(batches, batch_size=None)
-
-    def val_dataloader(self) -> DataLoader:
-        return batches_loader(self.fixed_set(self.seed + 1, self.bits, self.val_size))
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [
-            batches_loader(self.fixed_set(self.seed + 2, n, self.test_size)) for n in self.test_bits
-        ]
-
-    def examples(self) -> list[Batch]:
-        """The first few test sums of every length, the ones predictions.txt shows."""
-        n = self.num_examples
-        firsts = [self.fixed_set(self.seed + 2, bits, self.test_size)[0] for bits in self.test_bits]
-        return [(x[:n], y[:n]) for x, y in firsts]
-
-    def predict_dataloader(self) -> DataLoader:
-        return batches_loader(self.examples())
+    def draw(self, generator: torch.Generator, size: int, length: int) -> Batch:
+        return draw_sums(generator, size, length)
 
     def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """Bit accuracy and exact match, averaged over the test lengths and per length."""
-        sets = per_test_set(results)
+        sets = self.by_length(results)
         return {
-            "test_acc": sum(r["acc"] for r in sets) / len(sets),
-            "test_exact": sum(r["exact"] for r in sets) / len(sets),
-            "test_acc_by_bits": {
-                str(n): r["acc"] for n, r in zip(self.test_bits, sets, strict=True)
-            },
-            "test_exact_by_bits": {
-                str(n): r["exact"] for n, r in zip(self.test_bits, sets, strict=True)
-            },
+            "test_acc": sum(r["acc"] for r in sets.values()) / len(sets),
+            "test_exact": sum(r["exact"] for r in sets.values()) / len(sets),
+            "test_acc_by_bits": {str(n): r["acc"] for n, r in sets.items()},
+            "test_exact_by_bits": {str(n): r["exact"] for n, r in sets.items()},
             "bits": self.bits,
         }
 

@@ -9,7 +9,6 @@ import torch
 from torch.utils.data import (
     BatchSampler,
     DataLoader,
-    IterableDataset,
     Sampler,
     SequentialSampler,
     TensorDataset,
@@ -45,32 +44,6 @@ def batch_loader(
     dataset = TensorDataset(*tensors)
     batches = BatchSampler(order or SequentialSampler(dataset), batch_size, drop_last=False)
     return DataLoader(dataset, sampler=batches, batch_size=None)
-
-
-def batches_loader(batches: list[Batch]) -> DataLoader:
-    """Serve ready-made batches (of different sequence lengths, say) one by one."""
-    return DataLoader(batches, batch_size=None)
-
-
-class EpochBatches(IterableDataset):
-    """Whole batches drawn fresh each epoch from `seeded_generator`."""
-
-    def __init__(
-        self,
-        draw: Callable[[torch.Generator], Batch],
-        num_batches: int,
-        seed: int,
-        epoch: Callable[[], int],
-    ) -> None:
-        self.draw, self.num_batches, self.seed, self.epoch = draw, num_batches, seed, epoch
-
-    def __len__(self) -> int:
-        return self.num_batches
-
-    def __iter__(self) -> Iterator[Batch]:
-        generator = seeded_generator(self.seed, self.epoch())
-        for _ in range(self.num_batches):
-            yield self.draw(generator)
 
 
 def per_test_set(results: list[dict[str, float]]) -> list[dict[str, float]]:

@@ -4,16 +4,9 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
 
-from seqnets.tasks.base import (
-    Batch,
-    EpochBatches,
-    SequenceTask,
-    batches_loader,
-    per_test_set,
-    seeded_generator,
-)
+from seqnets.tasks.base import Batch
+from seqnets.tasks.synthetic import SyntheticTask
 
 DIGITS = 10
 
@@ -26,12 +19,11 @@ def draw_recall(
     return F.one_hot(digits, DIGITS).float(), digits[:, k - 1], digits
 
 
-class Recall(SequenceTask):
-    """Random digit sequences of min_len..max_len (one length per batch), fresh every epoch.
+class Recall(SyntheticTask):
+    """Random digit sequences of min_len..max_len, fresh every epoch.
 
-    The validation and test sets are fixed by the seed; the test set holds `test_size`
-    sequences of every trained length, plus `extra_test_lens` to show how memory carries
-    beyond the lengths seen in training.
+    The test set holds `test_size` sequences of every trained length, plus
+    `extra_test_lens` to show how memory carries beyond the lengths seen in training.
     """
 
     def __init__(
@@ -51,57 +43,33 @@ class Recall(SequenceTask):
         input_size: int = DIGITS,
         num_classes: int = DIGITS,
     ) -> None:
+        trained = list(range(min_len, max_len + 1))
+        self.extra_lens = [n for n in extra_test_lens if n not in trained]
         super().__init__(
-            name, input_size, num_classes, batch_size, eval_batch_size, "last", num_examples
+            name,
+            input_size,
+            num_classes,
+            "last",
+            trained,
+            trained,
+            trained + self.extra_lens,
+            train_size,
+            val_size,
+            test_size,
+            batch_size,
+            eval_batch_size,
+            seed,
+            num_examples,
         )
-        self.k, self.seed = k, seed
-        self.train_lens = list(range(min_len, max_len + 1))
-        self.extra_lens = [n for n in extra_test_lens if n not in self.train_lens]
-        self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
+        self.k = k
 
-    def fixed_set(self, seed: int, length: int, size: int) -> list[Batch]:
-        """`size` sequences of one length, the same for every run with this seed."""
-        generator = seeded_generator(seed, length)
+    def draw(self, generator: torch.Generator, size: int, length: int) -> Batch:
         x, y, _ = draw_recall(generator, size, length, self.k)
-        return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
-
-    def draw_train(self, generator: torch.Generator) -> Batch:
-        index = torch.randint(0, len(self.train_lens), (1,), generator=generator).item()
-        x, y, _ = draw_recall(generator, self.batch_size, self.train_lens[index], self.k)
         return x, y
-
-    def train_dataloader(self) -> DataLoader:
-        num_batches = -(-self.train_size // self.batch_size)
-        batches = EpochBatches(self.draw_train, num_batches, self.seed, self.current_epoch)
-        return DataLoader(batches, batch_size=None)
-
-    def val_dataloader(self) -> DataLoader:
-        sets = [self.fixed_set(self.seed + 1, n, self.val_size) for n in self.train_lens]
-        return batches_loader([batch for batches in sets for batch in batches])
-
-    def test_lens(self) -> list[int]:
-        return self.train_lens + self.extra_lens
-
-    def test_dataloader(self) -> list[DataLoader]:
-        return [
-            batches_loader(self.fixed_set(self.seed + 2, n, self.test_size))
-            for n in self.test_lens()
-        ]
-
-    def examples(self) -> list[Batch]:
-        """The first few test sequences of every length, the ones predictions.txt shows."""
-        n = self.num_examples
-        firsts = [
-            self.fixed_set(self.seed + 2, length, self.test_size)[0] for length in self.test_lens()
-        ]
-        return [(x[:n], y[:n]) for x, y in firsts]
-
-    def predict_dataloader(self) -> DataLoader:
-        return batches_loader(self.examples())
 
     def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """Accuracy over the trained lengths, over the extra lengths apart, and per length."""
-        by_len = {n: r["acc"] for n, r in zip(self.test_lens(), per_test_set(results), strict=True)}
+        by_len = {n: r["acc"] for n, r in self.by_length(results).items()}
         trained = [by_len[n] for n in self.train_lens]
         extra = [by_len[n] for n in self.extra_lens]
         return {

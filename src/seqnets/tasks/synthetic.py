@@ -1,0 +1,103 @@
+"""Tasks whose data is drawn rather than read: fresh training batches every epoch (one
+sequence length per batch) and validation and test sets fixed by the seed, one per length."""
+
+from collections.abc import Callable, Iterator
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+from seqnets.tasks.base import Batch, SequenceTask, per_test_set, seeded_generator
+
+VAL, TEST = 1, 2  # offsets to the run's seed, so each fixed set has a stream of its own
+
+
+class EpochBatches(IterableDataset):
+    """Whole batches drawn fresh each epoch from `seeded_generator(seed, epoch)`."""
+
+    def __init__(
+        self,
+        draw: Callable[[torch.Generator], Batch],
+        num_batches: int,
+        seed: int,
+        epoch: Callable[[], int],
+    ) -> None:
+        self.draw, self.num_batches, self.seed, self.epoch = draw, num_batches, seed, epoch
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[Batch]:
+        generator = seeded_generator(self.seed, self.epoch())
+        for _ in range(self.num_batches):
+            yield self.draw(generator)
+
+
+def batches_loader(batches: list[Batch]) -> DataLoader:
+    """Serve ready-made batches (of different sequence lengths, say) one by one."""
+    return DataLoader(batches, batch_size=None)
+
+
+class SyntheticTask(SequenceTask):
+    """Everything but `draw` and the reports: subclasses say how one batch of one length is
+    made, and which lengths are trained, validated and tested."""
+
+    def __init__(
+        self,
+        name: str,
+        input_size: int,
+        num_classes: int,
+        head: str,
+        train_lens: list[int],
+        val_lens: list[int],
+        test_lens: list[int],
+        train_size: int,
+        val_size: int,
+        test_size: int,
+        batch_size: int,
+        eval_batch_size: int,
+        seed: int,
+        num_examples: int,
+    ) -> None:
+        super().__init__(
+            name, input_size, num_classes, batch_size, eval_batch_size, head, num_examples
+        )
+        self.train_lens, self.val_lens, self.test_lens = train_lens, val_lens, test_lens
+        self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
+        self.seed = seed
+
+    def draw(self, generator: torch.Generator, size: int, length: int) -> Batch:
+        """`size` sequences of `length` steps with their targets."""
+        raise NotImplementedError
+
+    def fixed_set(self, offset: int, length: int, size: int) -> list[Batch]:
+        """`size` sequences of one length, the same for every run with this seed."""
+        x, y = self.draw(seeded_generator(self.seed + offset, length), size, length)
+        return list(zip(x.split(self.eval_batch_size), y.split(self.eval_batch_size), strict=True))
+
+    def draw_train(self, generator: torch.Generator) -> Batch:
+        index = int(torch.randint(0, len(self.train_lens), (1,), generator=generator))
+        return self.draw(generator, self.batch_size, self.train_lens[index])
+
+    def train_dataloader(self) -> DataLoader:
+        num_batches = -(-self.train_size // self.batch_size)
+        batches = EpochBatches(self.draw_train, num_batches, self.seed, self.current_epoch)
+        return DataLoader(batches, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        sets = [self.fixed_set(VAL, n, self.val_size) for n in self.val_lens]
+        return batches_loader([batch for batches in sets for batch in batches])
+
+    def test_dataloader(self) -> list[DataLoader]:
+        return [batches_loader(self.fixed_set(TEST, n, self.test_size)) for n in self.test_lens]
+
+    def examples(self) -> list[Batch]:
+        """The first few test sequences of every length, the ones predictions.txt shows."""
+        firsts = [self.fixed_set(TEST, n, self.test_size)[0] for n in self.test_lens]
+        return [(x[: self.num_examples], y[: self.num_examples]) for x, y in firsts]
+
+    def predict_dataloader(self) -> DataLoader:
+        return batches_loader(self.examples())
+
+    def by_length(self, results: list[dict[str, float]]) -> dict[int, dict[str, float]]:
+        """Lightning's test results keyed by the length of each test set."""
+        return dict(zip(self.test_lens, per_test_set(results), strict=True))
