@@ -55,18 +55,29 @@ class SequenceClassifier(L.LightningModule):
         """Sum of squared weights (biases excluded), the explicit L2 term of the reference."""
         return sum(p.pow(2).sum() for name, p in self.net.named_parameters() if "weight" in name)
 
-    def _step(self, batch: Batch, stage: str, metrics: MetricCollection) -> torch.Tensor:
+    def _step(
+        self, batch: Batch, stage: str, metrics: MetricCollection, log: bool = True
+    ) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = self.criterion(logits, y)
-        metrics(logits, y)
-        # Lightning's defaults: per step while training, per epoch in validation and test.
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y))
-        self.log_dict(metrics, prog_bar=True, batch_size=len(y))
+        if log:
+            metrics(logits, y)
+            # Lightning's defaults: per step while training, per epoch in validation and test.
+            self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y))
+            self.log_dict(metrics, prog_bar=True, batch_size=len(y))
         return loss
 
+    def logs_this_step(self) -> bool:
+        """Whether the logger writes this training step: the only steps worth the cost of
+        metrics and `self.log`, which outweighs a tiny model's whole step."""
+        if self._trainer is None:
+            return True
+        every = self.trainer.log_every_n_steps
+        return every > 0 and (self.global_step + 1) % every == 0
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train", self.train_metrics)
+        loss = self._step(batch, "train", self.train_metrics, log=self.logs_this_step())
         if not torch.isfinite(loss):
             raise Diverged(
                 f"loss became {loss.item()} at epoch {self.current_epoch}, "

@@ -74,6 +74,7 @@ RULES = [
         "task.test_bits", lambda v: lengths(v) and len(v) > 0, "a non-empty list of integers >= 1"
     ),
     Rule("task.random_lengths", one_of(True, False), "true or false"),
+    Rule("task.normalize", one_of(True, False), "true or false"),
     Rule("trainer.max_epochs", at_least(1), "an integer >= 1"),
     Rule(
         "trainer.gradient_clip_val",

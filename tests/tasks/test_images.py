@@ -192,3 +192,13 @@ def test_write_split_helper_round_trips(tmp_path: Path) -> None:
     dm.setup()
     assert dm.splits["test"][1].tolist() == [3, 4]
     assert torch.equal(dm.splits["test"][0], torch.from_numpy(images))
+
+
+def test_normalize_gives_zero_mean_unit_variance_over_training_pixels(idx_dir: Path) -> None:
+    dm = task(idx_dir, normalize=True, batch_size=200)
+    dm.setup()
+    x, _ = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert abs(x.mean().item()) < 1e-4 and abs(x.std().item() - 1) < 1e-3
+    test_x, _ = dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0)
+    raw = dm.splits["test"][0][: len(test_x)].float()
+    torch.testing.assert_close(test_x, (raw - dm.pixel_stats[0]) / dm.pixel_stats[1])

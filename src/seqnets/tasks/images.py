@@ -56,6 +56,7 @@ class ImageRows(SequenceTask):
         val_size: int = 5000,
         split_seed: int = 0,
         seed: int = 0,
+        normalize: bool = False,
         batch_size: int = 100,
         eval_batch_size: int = 1000,
         input_size: int = 28,
@@ -70,7 +71,7 @@ class ImageRows(SequenceTask):
         self.dataset = DATASETS[dataset]
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.val_size = val_size
-        self.split_seed, self.seed = split_seed, seed
+        self.split_seed, self.seed, self.normalize = split_seed, seed, normalize
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def folders(self) -> list[Path]:
@@ -153,6 +154,10 @@ class ImageRows(SequenceTask):
             len(train_x), generator=torch.Generator().manual_seed(self.split_seed)
         )
         val, train = order[: self.val_size], order[self.val_size :]
+        self.pixel_stats = (0.0, 255.0)
+        if self.normalize:
+            pixels = train_x[train].float()
+            self.pixel_stats = (pixels.mean().item(), pixels.std().item())
         self.splits = {
             "train": (train_x[train], train_y[train]),
             "val": (train_x[val], train_y[val]),
@@ -176,9 +181,11 @@ class ImageRows(SequenceTask):
         return batch_loader((images[:n], labels[:n]), n)
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Scale to [0, 1] on the device: the uint8 copy is a quarter of the float one."""
+        """Scale on the device, the uint8 copy being a quarter of the float one: to [0, 1], or
+        to zero mean and unit variance over the training images when `normalize` is set."""
         images, labels = batch
-        return images.float().div_(255), labels
+        shift, scale = self.pixel_stats
+        return images.float().sub_(shift).div_(scale), labels
 
     def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         preds = torch.cat(preds)
