@@ -47,12 +47,6 @@ def test_every_model_option_builds(compose_cfg, option: str) -> None:
     assert net.rnn.hidden_size == 128
 
 
-def test_bidirectional_options_extend_their_base_cell() -> None:
-    for cell in ("rnn", "lstm", "gru"):
-        text = (CONF_DIR / "model" / f"bi{cell}.yaml").read_text()
-        assert f"- {cell}" in text and "bidirectional: true" in text
-
-
 def test_defaults_follow_the_reference_experiment(compose_cfg) -> None:
     cfg = compose_cfg()
     assert cfg.optim.lr == 0.002 and cfg.optim.l2_penalty == 0.0

@@ -39,8 +39,9 @@ def test_last_head_reads_both_directions_final_states() -> None:
 def test_nonlinearity_reaches_the_rnn() -> None:
     net = RecurrentNet("rnn", input_size=2, hidden_size=3, num_classes=2, nonlinearity="relu")
     assert net.rnn.nonlinearity == "relu"
-    with pytest.raises(ValueError):
-        RecurrentNet("rnn", input_size=2, hidden_size=3, num_classes=2, nonlinearity="sigmoid")
+    x = torch.randn(1, 4, 2)
+    h = torch.relu(x[:, 0] @ net.rnn.weight_ih_l0.T + net.rnn.bias_ih_l0 + net.rnn.bias_hh_l0)
+    torch.testing.assert_close(net.rnn(x[:, :1])[0][:, 0], h)
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))

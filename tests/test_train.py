@@ -121,6 +121,7 @@ def test_csv_logger_and_no_logger(run_cfg) -> None:
     assert not (Path(cfg.output_dir) / "tensorboard").exists()
 
 
+@pytest.mark.skipif(not MNIST_TEST.is_dir(), reason="needs ../shared/data/mnist-test")
 def test_real_mnist_digits_are_learned(run_cfg, tmp_path: Path) -> None:
     """Train on 8,000 of the real test digits and test on the other 2,000."""
     import numpy as np
@@ -222,7 +223,7 @@ def test_interrupted_then_resumed_equals_uninterrupted(run_cfg) -> None:
     assert saved["status"] == "interrupted" and saved["resume"].endswith(f"resume={out}")
     assert (out / "checkpoints" / "interrupted.ckpt").is_file()
 
-    cont = train(resumed(OmegaConf.create({"resume": str(out)})))
+    cont = train(resumed(OmegaConf.create({"resume": str(out)}), [f"resume={out}"]))
     assert cont["status"] == "completed" and cont["epochs"] == 3
     for key in ("test_acc", "test_loss", "val_acc"):
         assert cont[key] == whole[key], key
@@ -238,11 +239,29 @@ def test_interrupted_then_resumed_equals_uninterrupted(run_cfg) -> None:
 
 def test_resume_refuses_a_folder_without_a_run(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=f"^resume={tmp_path}: not a run folder"):
-        resumed(OmegaConf.create({"resume": str(tmp_path)}))
+        resumed(OmegaConf.create({"resume": str(tmp_path)}), [])
     (tmp_path / ".hydra").mkdir()
     (tmp_path / ".hydra" / "config.yaml").write_text("seed: 1\n")
     with pytest.raises(UserError, match="no checkpoints/last.ckpt"):
-        resumed(OmegaConf.create({"resume": str(tmp_path)}))
+        resumed(OmegaConf.create({"resume": str(tmp_path)}), [])
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    with pytest.raises(UserError, match="so trainer.max_epochs=9 would be ignored; to change it"):
+        resumed(OmegaConf.create({"resume": str(tmp_path)}), ["resume=x", "trainer.max_epochs=9"])
+
+
+def test_ctrl_c_in_the_first_epoch_says_there_is_nothing_to_resume(run_cfg, capsys) -> None:
+    cfg = run_cfg()
+    with open_dict(cfg):
+        cfg.callbacks.interrupt = {"_target_": "conftest.InterruptAt", "epoch": 0, "batch": 2}
+    with pytest.raises(SystemExit):
+        train(cfg)
+    out = Path(cfg.output_dir)
+    assert json.loads((out / "metrics.json").read_text())["resume"].startswith(
+        "no epoch had finished"
+    )
+    assert (out / "checkpoints" / "interrupted.ckpt").is_file()
+    assert "nothing to resume: run it again" in capsys.readouterr().err
 
 
 def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
@@ -278,6 +297,9 @@ def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
     assert json.loads((run / "metrics.json").read_text())["status"] == "interrupted"
     done = cli(f"resume={run}", f"hydra.run.dir={tmp_path / 'r2'}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Restoring states from the checkpoint path at {run / 'checkpoints' / 'last.ckpt'}" in (
+        done.stdout + done.stderr
+    )
     finished = json.loads((run / "metrics.json").read_text())
     assert finished["status"] == "completed" and finished["epochs"] == 60
 

@@ -5,6 +5,7 @@ from hydra.errors import HydraException
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from omegaconf import OmegaConf
+from test_config import GROUPS
 
 from seqnets.errors import UserError, find_user_error
 from seqnets.train import build
@@ -32,7 +33,7 @@ def recall_cfg(**task) -> OmegaConf:
         ("task=adder task.bits=0", "task.bits=0: must be an integer >= 1"),
         (
             "task=adder task.test_bits=[8,0]",
-            "task.test_bits=[8, 0]: must be a non-empty list of integers >= 1",
+            "task.test_bits=[8, 0]: must be a non-empty list of distinct integers >= 1",
         ),
         ("task=recall task.k=4", "task.k=4: must be between 1 and task.min_len=3"),
         ("task=recall task.k=0", "task.k=0: must be an integer >= 1"),
@@ -42,9 +43,24 @@ def recall_cfg(**task) -> OmegaConf:
         ),
         (
             "task=recall task.extra_test_lens=[0]",
-            "task.extra_test_lens=[0]: must be a list of integers >= 1",
+            "task.extra_test_lens=[0]: must be a list of distinct integers >= 1",
         ),
         ("trainer.max_epochs=0", "trainer.max_epochs=0: must be an integer >= 1"),
+        (
+            "model=lstm model.nonlinearity=relu",
+            "model.nonlinearity='relu': only model.cell=rnn takes one "
+            "(this is lstm); leave it null",
+        ),
+        ("task.num_classes=1", "task.num_classes=1: must be an integer >= 2"),
+        (
+            "task=recall task.extra_test_lens=[1]",
+            "task.extra_test_lens=[1]: every length must be >= task.k=2",
+        ),
+        (
+            "task=adder task.test_bits=[8,8]",
+            "task.test_bits=[8, 8]: must be a non-empty list of distinct integers >= 1",
+        ),
+        ("ckpt_path=/nowhere.ckpt", "ckpt_path='/nowhere.ckpt': must be null or a checkpoint file"),
         ("seed=-1", "seed=-1: must be an integer in [0, 2**32)"),
     ],
 )
@@ -57,8 +73,11 @@ def test_a_bad_value_is_named_with_what_is_allowed(
 
 
 def test_every_option_of_the_shipped_config_passes(compose_cfg) -> None:
-    for task in ("mnist", "fashion_mnist", "recall", "adder"):
-        for model in ("rnn", "lstm", "gru", "birnn"):
+    for group, options in GROUPS.items():
+        for option in options:
+            validate(compose_cfg(f"{group}={option}"))
+    for task in GROUPS["task"]:
+        for model in GROUPS["model"]:
             validate(compose_cfg(f"task={task}", f"model={model}"))
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
@@ -119,13 +120,23 @@ class SequenceClassifier(L.LightningModule):
         self.log("time/sec_per_epoch", seconds, on_step=False, on_epoch=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep torch's random state (dropout masks), so a resumed run draws what the
-        uninterrupted one would have."""
+        """Keep torch's random state (dropout masks) and the epoch times, so a resumed run
+        draws what the uninterrupted one would have and reports the whole run's timing."""
         checkpoint["torch_rng_state"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            checkpoint["cuda_rng_states"] = torch.cuda.get_rng_state_all()
+        checkpoint["epoch_seconds"] = list(self.epoch_seconds)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore them only when training resumes: loading weights to test or predict must
+        leave the caller's random state alone."""
+        if self._trainer is None or self.trainer.state.fn != TrainerFn.FITTING:
+            return
+        self.epoch_seconds = list(checkpoint.get("epoch_seconds", []))
         if "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
+        if "cuda_rng_states" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng_states"])
 
     def configure_optimizers(self) -> Any:
         settings = {k: v for k, v in self.hparams.optim.items() if k != "l2_penalty"}

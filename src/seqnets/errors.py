@@ -1,4 +1,4 @@
-"""The one exception type a user can fix: the entry points print it as a single line."""
+"""Errors a user can fix: the entry points print them as a single line, never a traceback."""
 
 
 class UserError(Exception):

@@ -32,6 +32,7 @@ class SweepSummary(Callback):
         print(f"sweep: {len(jobs) - len(failed)} of {len(jobs)} jobs completed, results in {sweep}")
         for job, (status, error) in failed.items():
             overrides = " ".join(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
-            print(f"  job {job.name} ({overrides}): {status}: {error}")
+            first_line = error.splitlines()[0] if error else ""
+            print(f"  job {job.name} ({overrides}): {status}: {first_line}")
         if failed:
             sys.exit(1)

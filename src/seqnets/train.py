@@ -5,7 +5,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
 import lightning as L
@@ -115,6 +115,19 @@ def interrupted(err: BaseException, trainer: L.Trainer | None) -> bool:
     return isinstance(err, SystemExit) and trainer is not None and trainer.interrupted
 
 
+def stop_interrupted(cfg: DictConfig, out: Path, trainer: L.Trainer | None) -> NoReturn:
+    """Keep what the run has (weights as they are, the command that resumes it) and exit."""
+    if trainer is not None and trainer.lightning_module is not None:
+        trainer.save_checkpoint(out / "checkpoints" / "interrupted.ckpt")
+    if (out / "checkpoints" / "last.ckpt").is_file():
+        hint = f"resume with: python -m seqnets.train resume={out}"
+    else:
+        hint = "no epoch had finished, so there is nothing to resume: run it again"
+    write_metrics(out, {**describe(cfg), "status": "interrupted", "resume": hint})
+    print(f"seqnets: interrupted; {hint}", file=sys.stderr)
+    raise SystemExit(130)
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one experiment; return what it writes to metrics.json.
 
@@ -130,11 +143,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         return fit_and_test(cfg, out, trainer, task, module)
     except BaseException as err:
         if interrupted(err, trainer):
-            trainer.save_checkpoint(out / "checkpoints" / "interrupted.ckpt")
-            resume = f"python -m seqnets.train resume={out}"
-            write_metrics(out, {**describe(cfg), "status": "interrupted", "resume": resume})
-            print(f"seqnets: interrupted; resume with: {resume}", file=sys.stderr)
-            raise SystemExit(130) from None
+            stop_interrupted(cfg, out, trainer)
         cause = find_user_error(err)
         status = "diverged" if isinstance(cause, Diverged) else "failed"
         message = str(cause) if cause else f"{type(err).__name__}: {err}"
@@ -142,8 +151,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
 
 
-def resumed(cfg: DictConfig) -> DictConfig:
-    """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint."""
+def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint;
+    `overrides` are the command line's, which must say nothing else."""
     run = Path(cfg.resume)
     saved, last = run / ".hydra" / "config.yaml", run / "checkpoints" / "last.ckpt"
     if not saved.is_file():
@@ -153,25 +163,33 @@ def resumed(cfg: DictConfig) -> DictConfig:
             f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
             "ended); run it again instead"
         )
+    others = [o for o in overrides if not o.startswith("resume=")]
+    if others:
+        raise UserError(
+            f"resume={run} takes the run's own config, so {' '.join(others)} would be ignored; "
+            f"to change it, start a new run with ckpt_path={last}"
+        )
     previous = OmegaConf.load(saved)
     previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
     return previous
 
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def main(cfg: DictConfig) -> float:
     """Hydra's entry: returns the best validation accuracy for sweepers that optimise it.
 
     In a multirun a failed job is logged and recorded, and the sweep goes on; its summary
     (seqnets.sweep) lists the failures.
     """
     try:
-        return train(resumed(cfg) if cfg.get("resume") else cfg)["val_acc"]
+        if cfg.get("resume"):
+            cfg = resumed(cfg, list(HydraConfig.get().overrides.task))
+        return train(cfg)["val_acc"]
     except Exception as err:
         cause = find_user_error(err)
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             log.error("job failed: %s", cause or err, exc_info=cause is None)
-            return None
+            return float("nan")
         if cause is None:
             raise
         print(f"seqnets: error: {cause}", file=sys.stderr)

@@ -6,6 +6,7 @@ key, the value and what is allowed.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -37,7 +38,8 @@ def at_least(low: int) -> Callable[[Any], bool]:
 
 
 def lengths(v: Any) -> bool:
-    return isinstance(v, list | tuple) and all(at_least(1)(n) for n in v)
+    """A list of distinct sequence lengths (each one a test set of its own)."""
+    return isinstance(v, list | tuple) and all(at_least(1)(n) for n in v) and len(set(v)) == len(v)
 
 
 def one_of(*choices: Any) -> Callable[[Any], bool]:
@@ -59,6 +61,8 @@ RULES = [
     Rule("optim.weight_decay", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.momentum", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    Rule("task.input_size", at_least(1), "an integer >= 1"),
+    Rule("task.num_classes", at_least(2), "an integer >= 2"),
     Rule("task.batch_size", at_least(1), "an integer >= 1"),
     Rule("task.eval_batch_size", at_least(1), "an integer >= 1"),
     Rule("task.val_size", at_least(1), "an integer >= 1"),
@@ -68,10 +72,12 @@ RULES = [
     Rule("task.k", at_least(1), "an integer >= 1"),
     Rule("task.min_len", at_least(1), "an integer >= 1"),
     Rule("task.max_len", at_least(1), "an integer >= 1"),
-    Rule("task.extra_test_lens", lengths, "a list of integers >= 1"),
+    Rule("task.extra_test_lens", lengths, "a list of distinct integers >= 1"),
     Rule("task.bits", at_least(1), "an integer >= 1"),
     Rule(
-        "task.test_bits", lambda v: lengths(v) and len(v) > 0, "a non-empty list of integers >= 1"
+        "task.test_bits",
+        lambda v: lengths(v) and len(v) > 0,
+        "a non-empty list of distinct integers >= 1",
     ),
     Rule("task.random_lengths", one_of(True, False), "true or false"),
     Rule("task.normalize", one_of(True, False), "true or false"),
@@ -82,19 +88,31 @@ RULES = [
         "null or a number > 0",
     ),
     Rule("trainer.log_every_n_steps", at_least(1), "an integer >= 1"),
+    Rule("ckpt_path", lambda v: v is None or Path(str(v)).is_file(), "null or a checkpoint file"),
     Rule("trainer.check_val_every_n_epoch", at_least(1), "an integer >= 1"),
 ]
 
 
 def relations(cfg: DictConfig) -> None:
-    """Rules between fields: recall needs 1 <= k <= min_len <= max_len."""
-    task = cfg.get("task") or {}
+    """Rules between fields: recall needs k <= min_len <= max_len and every extra test length
+    >= k; only the vanilla RNN has a nonlinearity to choose."""
+    task, model = cfg.get("task") or {}, cfg.get("model") or {}
     if "min_len" in task and task.min_len > task.max_len:
         raise UserError(
             f"task.min_len={task.min_len} > task.max_len={task.max_len}: need min_len <= max_len"
         )
     if "k" in task and task.k > task.min_len:
         raise UserError(f"task.k={task.k}: must be between 1 and task.min_len={task.min_len}")
+    if "k" in task and any(n < task.k for n in task.get("extra_test_lens", [])):
+        raise UserError(
+            f"task.extra_test_lens={list(task.extra_test_lens)}: every length must be "
+            f">= task.k={task.k}"
+        )
+    if model.get("nonlinearity") is not None and model.get("cell") != "rnn":
+        raise UserError(
+            f"model.nonlinearity={model.nonlinearity!r}: only model.cell=rnn takes one "
+            f"(this is {model.get('cell')}); leave it null"
+        )
 
 
 def validate(cfg: DictConfig) -> None:

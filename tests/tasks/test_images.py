@@ -145,6 +145,7 @@ def test_row_width_must_match_input_size(idx_dir: Path) -> None:
         task(idx_dir, input_size=10).setup()
 
 
+@pytest.mark.skipif(not MNIST_TEST.is_dir(), reason="needs ../shared/data/mnist-test")
 def test_real_mnist_test_set_loads(tmp_path: Path) -> None:
     """The shared real digits, served as both splits, come out as the README describes them."""
     for split in ("train", "t10k"):

@@ -105,15 +105,15 @@ class ImageRows(SequenceTask):
         """Download through torchvision only when no folder holds the files already."""
         if self.find_files() is not None:
             return
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".download-", dir=self.data_dir) as scratch:
-            try:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix=".download-", dir=self.data_dir) as scratch:
                 self.dataset(scratch, train=True, download=True)
-            except (RuntimeError, URLError, OSError) as err:
-                lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-                reason = lines[-1] if lines else type(err).__name__
-                raise UserError(self.missing_message(f"the download failed ({reason})")) from None
-            self.keep_download(Path(scratch) / self.dataset.__name__ / "raw")
+                self.keep_download(Path(scratch) / self.dataset.__name__ / "raw")
+        except (RuntimeError, URLError, OSError) as err:
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            reason = lines[-1] if lines else type(err).__name__
+            raise UserError(self.missing_message(f"the download failed ({reason})")) from None
 
     def keep_download(self, fetched: Path) -> None:
         """Move a finished download into place file by file: a download cut short leaves
