@@ -111,6 +111,31 @@ def test_same_seed_same_metrics(run_cfg) -> None:
     assert first["test_acc"] == second["test_acc"] and first["val_acc"] == second["val_acc"]
 
 
+@pytest.mark.parametrize("task", ["recall", "adder"])
+def test_synthetic_tasks_are_deterministic_by_seed(compose_cfg, tmp_path: Path, task: str) -> None:
+    def run(name: str, seed: int) -> dict:
+        (tmp_path / name).mkdir()
+        cfg = compose_cfg(
+            f"task={task}",
+            "task.train_size=300",
+            "task.test_size=50",
+            "model=gru",
+            "model.hidden_size=4",
+            "model.dropout=0",
+            "trainer.max_epochs=2",
+            "trainer.accelerator=cpu",
+            "callbacks.progress=null",
+            "logger=none",
+            f"seed={seed}",
+            f"output_dir={tmp_path / name}",
+        )
+        return {k: v for k, v in train(cfg).items() if k.startswith("test_") or k == "val_acc"}
+
+    first, again, other = run("a", 1), run("b", 1), run("c", 2)
+    assert first == again
+    assert first != other
+
+
 def test_csv_logger_and_no_logger(run_cfg) -> None:
     cfg = run_cfg("logger=csv", "debug=fast", name="csv")
     train(cfg)
