@@ -69,11 +69,11 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def write_metrics(out: Path, metrics: dict[str, Any]) -> None:
+def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json") -> None:
     """Replace metrics.json in one step: a reader never sees half of it."""
-    partial = out / "metrics.json.partial"
+    partial = out / f"{name}.partial"
     partial.write_text(json.dumps(metrics, indent=2) + "\n")
-    partial.replace(out / "metrics.json")
+    partial.replace(out / name)
 
 
 def fit_and_test(
