@@ -91,3 +91,16 @@ class InterruptAt(Callback):
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch:
             raise KeyboardInterrupt
+
+
+def finished_run(cfg: DictConfig) -> Path:
+    """Train a run in process and leave its folder as the command line would (.hydra too)."""
+    from omegaconf import OmegaConf
+
+    from seqnets.train import train
+
+    out = Path(cfg.output_dir)
+    (out / ".hydra").mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
+    train(cfg)
+    return out

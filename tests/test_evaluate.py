@@ -2,19 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
-from omegaconf import OmegaConf
+from conftest import finished_run
 
 from seqnets.errors import UserError
 from seqnets.evaluate import evaluate
-from seqnets.train import train
-
-
-def finished_run(cfg) -> Path:
-    out = Path(cfg.output_dir)
-    (out / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
-    train(cfg)
-    return out
 
 
 def recall_cfg(compose_cfg, out: Path):

@@ -16,7 +16,7 @@ from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
-from seqnets.errors import Diverged, UserError, find_user_error
+from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
@@ -181,19 +181,17 @@ def main(cfg: DictConfig) -> float:
     In a multirun a failed job is logged and recorded, and the sweep goes on; its summary
     (seqnets.sweep) lists the failures.
     """
-    try:
-        if cfg.get("resume"):
-            cfg = resumed(cfg, list(HydraConfig.get().overrides.task))
-        return train(cfg)["val_acc"]
-    except Exception as err:
-        cause = find_user_error(err)
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+    with one_line_errors():
+        try:
+            if cfg.get("resume"):
+                cfg = resumed(cfg, list(HydraConfig.get().overrides.task))
+            return train(cfg)["val_acc"]
+        except Exception as err:
+            if HydraConfig.get().mode != RunMode.MULTIRUN:
+                raise
+            cause = find_user_error(err)
             log.error("job failed: %s", cause or err, exc_info=cause is None)
             return float("nan")
-        if cause is None:
-            raise
-        print(f"seqnets: error: {cause}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

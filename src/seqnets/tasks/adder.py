@@ -1,9 +1,11 @@
 """Add two binary numbers, least significant bit first, one sum bit per time step."""
 
+import re
 from typing import Any
 
 import torch
 
+from seqnets.errors import UserError
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
 
@@ -93,3 +95,17 @@ class Adder(SyntheticTask):
             for n, exact in metrics["test_exact_by_bits"].items()
         ]
         return "\n".join(lines) + "\n"
+
+    def encode(self, text: str) -> torch.Tensor:
+        match = re.fullmatch(r"\s*([01]+)\s*\+\s*([01]+)\s*", text)
+        if match is None:
+            raise UserError(
+                f"input={text!r}: expected two binary numbers joined by +, e.g. 1011+0110"
+            )
+        width = max(len(match[1]), len(match[2]))
+        a, b = (bits.zfill(width)[::-1] for bits in match.groups())
+        steps = [[int(x), int(y)] for x, y in zip(a, b, strict=True)] + [[0, 0]]
+        return torch.tensor([steps], dtype=torch.float32)
+
+    def describe(self, probs: torch.Tensor) -> str:
+        return to_text(probs[0].argmax(0))

@@ -90,3 +90,11 @@ class SequenceTask(L.LightningDataModule):
     def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         """Human-readable report of the example predictions and the test result."""
         raise NotImplementedError
+
+    def encode(self, text: str) -> torch.Tensor:
+        """One input as a person writes it (`predict input=...`), as a batch of one sequence."""
+        raise NotImplementedError
+
+    def describe(self, probs: torch.Tensor) -> str:
+        """What the class probabilities (classes in dim 1) for that input mean for this task."""
+        raise NotImplementedError

@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets
 from torchvision.datasets.mnist import read_image_file, read_label_file
@@ -73,6 +75,7 @@ class ImageRows(SequenceTask):
         self.val_size = val_size
         self.split_seed, self.seed, self.normalize = split_seed, seed, normalize
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.pixel_stats = (0.0, 255.0)
 
     def folders(self) -> list[Path]:
         """Where the files may lie: data_dir itself, or torchvision's own layout below it."""
@@ -154,7 +157,6 @@ class ImageRows(SequenceTask):
             len(train_x), generator=torch.Generator().manual_seed(self.split_seed)
         )
         val, train = order[: self.val_size], order[self.val_size :]
-        self.pixel_stats = (0.0, 255.0)
         if self.normalize:
             pixels = train_x[train].float()
             self.pixel_stats = (pixels.mean().item(), pixels.std().item())
@@ -195,4 +197,28 @@ class ImageRows(SequenceTask):
             f"True:      {' '.join(str(int(t)) for t in labels)}\n"
             f"Test accuracy on the {metrics['test_samples']} test images: "
             f"{100 * metrics['test_acc']:.2f} %\n"
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Checkpoints keep the pixel scaling, so a reloaded model sees inputs as in training."""
+        return {"pixel_stats": list(self.pixel_stats)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.pixel_stats = tuple(state_dict["pixel_stats"])
+
+    def encode(self, text: str) -> torch.Tensor:
+        """An image file of any size, grayscale or colour, as 28 rows of 28 scaled pixels."""
+        try:
+            with Image.open(text) as image:
+                pixels = np.asarray(image.convert("L").resize((self.input_size, self.input_size)))
+        except (OSError, ValueError) as err:
+            raise UserError(f"input={text}: not a readable image ({err})") from None
+        images = torch.from_numpy(pixels.copy()).unsqueeze(0)
+        return self.on_after_batch_transfer((images, None), 0)[0]
+
+    def describe(self, probs: torch.Tensor) -> str:
+        best = int(probs[0].argmax())
+        shares = "  ".join(f"{c}: {p:.3f}" for c, p in enumerate(probs[0].tolist()))
+        return (
+            f"Prediction: {best} (probability {probs[0, best]:.3f})\nClass probabilities: {shares}"
         )

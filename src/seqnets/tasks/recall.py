@@ -5,6 +5,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seqnets.errors import UserError
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
 
@@ -93,3 +94,19 @@ class Recall(SyntheticTask):
         trained = f"{self.train_lens[0]}-{self.train_lens[-1]}"
         lines.append(f"Test accuracy over lengths {trained}: {100 * metrics['test_acc']:.2f} %")
         return "\n".join(lines) + "\n"
+
+    def encode(self, text: str) -> torch.Tensor:
+        digits = text.split()
+        if not digits or not all(len(d) == 1 and d.isdigit() for d in digits):
+            raise UserError(
+                f'input={text!r}: expected digits 0-9 separated by spaces, e.g. "4 9 9"'
+            )
+        if len(digits) < self.k:
+            raise UserError(
+                f"input={text!r}: {len(digits)} digit(s), but this model recalls position "
+                f"k={self.k}"
+            )
+        return F.one_hot(torch.tensor([[int(d) for d in digits]]), DIGITS).float()
+
+    def describe(self, probs: torch.Tensor) -> str:
+        return f"Prediction at position {self.k}: {int(probs[0].argmax())}"

@@ -1,0 +1,44 @@
+"""Ask a trained run about one input, written as a person would:
+
+python -m seqnets.predict run=<run folder> input="4 9 9"      # recall
+python -m seqnets.predict run=<run folder> input=1011+0110    # addition
+python -m seqnets.predict run=<run folder> input=digit.png    # MNIST-style
+"""
+
+from pathlib import Path
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from seqnets.classifier import SequenceClassifier
+from seqnets.errors import one_line_errors
+from seqnets.runs import run_checkpoint, run_config
+from seqnets.tasks.base import SequenceTask
+
+
+def predict(run: Path, text: str, ckpt_path: str | None = None) -> str:
+    """The task's own reading of the model's answer for `text`."""
+    task: SequenceTask = instantiate(run_config(run).task)
+    checkpoint = run_checkpoint(run, ckpt_path)
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if type(task).__qualname__ in saved:
+        task.load_state_dict(saved[type(task).__qualname__])
+    module = SequenceClassifier.load_from_checkpoint(
+        checkpoint, map_location="cpu", weights_only=True
+    )
+    x = task.encode(text)
+    module.eval()
+    with torch.inference_mode():
+        return task.describe(module(x).softmax(1))
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    with one_line_errors():
+        print(predict(Path(cfg.run), str(cfg.input), cfg.ckpt_path))
+
+
+if __name__ == "__main__":
+    main()
