@@ -40,3 +40,25 @@ def test_cli_sweep_runs_past_a_bad_job_and_sums_up(tmp_path: Path) -> None:
     assert "job 1 (model.hidden_size=0 " in done.stdout
     assert "Traceback" not in done.stderr
     assert all((p / ".hydra" / "config.yaml").is_file() for p in runs)
+
+
+def test_cli_two_job_multirun_completes_with_a_folder_each(tmp_path: Path) -> None:
+    folder = make_idx_dir(tmp_path / "idx")
+    sweep = tmp_path / "sweep"
+    done = cli(
+        "-m",
+        "model=rnn,gru",
+        f"task.data_dir={folder}",
+        "task.val_size=40",
+        "task.batch_size=20",
+        "debug=fast",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    saved = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/metrics.json"))]
+    assert [(m["model"], m["status"]) for m in saved] == [
+        ("rnn", "completed"),
+        ("gru", "completed"),
+    ]
+    assert f"sweep: 2 of 2 jobs completed, results in {sweep}" in done.stdout
