@@ -79,6 +79,7 @@ def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json"
 def fit_and_test(
     cfg: DictConfig, out: Path, trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier
 ) -> dict[str, Any]:
+    """Fit, test the best checkpoint, and leave metrics.json, predictions.txt and hparams."""
     started = time.perf_counter()
     trainer.fit(module, datamodule=task, ckpt_path=cfg.get("ckpt_path"))
     train_time = time.perf_counter() - started
