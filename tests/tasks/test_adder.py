@@ -26,11 +26,11 @@ def test_text_is_most_significant_bit_first() -> None:
 
 
 def test_training_lengths_vary_up_to_bits_and_can_be_fixed() -> None:
-    task = Adder(bits=8, train_size=2000, batch_size=50)
+    task = Adder(bits=8, random_lengths=True, train_size=2000, batch_size=50)
     task.current_epoch = lambda: 0
     lengths = {x.shape[1] - 1 for x, _ in task.train_dataloader()}
     assert lengths <= set(range(1, 9)) and len(lengths) > 3
-    fixed = Adder(bits=8, random_lengths=False, train_size=200, batch_size=50)
+    fixed = Adder(bits=8, train_size=200, batch_size=50)
     fixed.current_epoch = lambda: 0
     assert {x.shape[1] - 1 for x, _ in fixed.train_dataloader()} == {8}
 

@@ -30,14 +30,18 @@ def to_text(bits: torch.Tensor) -> str:
 
 
 class Adder(SyntheticTask):
-    """Binary addition: trained on random lengths up to `bits` (or exactly `bits`), tested on
-    every length of `test_bits` to show whether the carry rule was learned or memorised."""
+    """Binary addition: trained on `bits`-bit sums (or random lengths up to `bits`), tested on
+    every length of `test_bits` to show whether the carry rule was learned or memorised.
+
+    Fixed-length training is the default: with random lengths a vanilla RNN of hidden 4 got
+    stuck (never carrying after a 0+0 column) for 1 seed in 5, with fixed length for none.
+    """
 
     def __init__(
         self,
         name: str = "adder",
         bits: int = 8,
-        random_lengths: bool = True,
+        random_lengths: bool = False,
         test_bits: list[int] | tuple[int, ...] = (8, 16, 32, 64),
         train_size: int = 10_000,
         val_size: int = 500,
