@@ -87,18 +87,17 @@ class Adder(SyntheticTask):
             "bits": self.bits,
         }
 
-    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
-        lines = []
-        for (x, y), pred in zip(self.examples(), preds, strict=True):
-            for operands, truth, p in zip(x.long(), y, pred, strict=True):
-                a, b = to_text(operands[:-1, 0]), to_text(operands[:-1, 1])
-                verdict = "ok" if torch.equal(truth, p) else "WRONG"
-                lines.append(f"{a} + {b} = {to_text(truth)}   predicted {to_text(p)}  {verdict}")
-        lines += [
+    def example_line(self, x: torch.Tensor, truth: torch.Tensor, pred: torch.Tensor) -> str:
+        operands = x.long()
+        a, b = to_text(operands[:-1, 0]), to_text(operands[:-1, 1])
+        verdict = "ok" if torch.equal(truth, pred) else "WRONG"
+        return f"{a} + {b} = {to_text(truth)}   predicted {to_text(pred)}  {verdict}"
+
+    def summary_lines(self, metrics: dict[str, Any]) -> list[str]:
+        return [
             f"Exact match at {n} bits: {100 * exact:.2f} %"
             for n, exact in metrics["test_exact_by_bits"].items()
         ]
-        return "\n".join(lines) + "\n"
 
     def encode(self, text: str) -> torch.Tensor:
         match = re.fullmatch(r"\s*([01]+)\s*\+\s*([01]+)\s*", text)

@@ -80,20 +80,17 @@ class Recall(SyntheticTask):
             "k": self.k,
         }
 
-    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
-        lines = []
-        for (x, y), pred in zip(self.examples(), preds, strict=True):
-            for digits, truth, p in zip(x.argmax(-1), y, pred, strict=True):
-                array = " ".join(str(int(d)) for d in digits)
-                guess = f"Prediction at position {self.k}: {int(p)}  (true {int(truth)})"
-                lines.append(f"Array: [{array}]  {guess}")
-        lines += [
+    def example_line(self, x: torch.Tensor, truth: torch.Tensor, pred: torch.Tensor) -> str:
+        array = " ".join(str(int(d)) for d in x.argmax(-1))
+        guess = f"Prediction at position {self.k}: {int(pred)}  (true {int(truth)})"
+        return f"Array: [{array}]  {guess}"
+
+    def summary_lines(self, metrics: dict[str, Any]) -> list[str]:
+        trained = f"{self.train_lens[0]}-{self.train_lens[-1]}"
+        return [
             f"Test accuracy at length {n}: {100 * acc:.2f} %"
             for n, acc in metrics["test_acc_by_len"].items()
-        ]
-        trained = f"{self.train_lens[0]}-{self.train_lens[-1]}"
-        lines.append(f"Test accuracy over lengths {trained}: {100 * metrics['test_acc']:.2f} %")
-        return "\n".join(lines) + "\n"
+        ] + [f"Test accuracy over lengths {trained}: {100 * metrics['test_acc']:.2f} %"]
 
     def encode(self, text: str) -> torch.Tensor:
         digits = text.split()

@@ -2,6 +2,7 @@
 sequence length per batch) and validation and test sets fixed by the seed, one per length."""
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
@@ -97,6 +98,22 @@ class SyntheticTask(SequenceTask):
 
     def predict_dataloader(self) -> DataLoader:
         return batches_loader(self.examples())
+
+    def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
+        """One line per example sequence, then the task's summary lines."""
+        lines = [
+            self.example_line(x, truth, p)
+            for (xs, ys), pred in zip(self.examples(), preds, strict=True)
+            for x, truth, p in zip(xs, ys, pred, strict=True)
+        ]
+        return "\n".join(lines + self.summary_lines(metrics)) + "\n"
+
+    def example_line(self, x: torch.Tensor, truth: torch.Tensor, pred: torch.Tensor) -> str:
+        """One example sequence, its target and the prediction, as a person reads them."""
+        raise NotImplementedError
+
+    def summary_lines(self, metrics: dict[str, Any]) -> list[str]:
+        raise NotImplementedError
 
     def by_length(self, results: list[dict[str, float]]) -> dict[int, dict[str, float]]:
         """Lightning's test results keyed by the length of each test set."""
