@@ -12,8 +12,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
 from seqnets.errors import Diverged
-
-Batch = tuple[torch.Tensor, torch.Tensor]
+from seqnets.tasks.base import Batch
 
 
 class SequenceClassifier(L.LightningModule):

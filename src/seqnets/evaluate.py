@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from seqnets.errors import one_line_errors
 from seqnets.runs import run_checkpoint, run_config
-from seqnets.train import build, write_metrics
+from seqnets.train import build, test_checkpoint, write_metrics
 
 
 def evaluate(run: Path, ckpt_path: str | None = None) -> dict[str, Any]:
@@ -22,12 +22,7 @@ def evaluate(run: Path, ckpt_path: str | None = None) -> dict[str, Any]:
     cfg = run_config(run)
     checkpoint = run_checkpoint(run, ckpt_path)
     task, module, trainer = build(cfg)
-    tested = trainer.test(module, datamodule=task, ckpt_path=checkpoint, verbose=False)
-    metrics = {
-        "checkpoint": checkpoint,
-        **task.test_metrics(tested),
-        "test_samples": module.test_samples,
-    }
+    metrics = {"checkpoint": checkpoint, **test_checkpoint(trainer, task, module, checkpoint)}
     write_metrics(run, metrics, name="evaluation.json")
     return metrics
 

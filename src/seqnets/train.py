@@ -76,6 +76,14 @@ def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json"
     partial.replace(out / name)
 
 
+def test_checkpoint(
+    trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier, ckpt_path: str | None
+) -> dict[str, Any]:
+    """The task's test keys for metrics.json, from the weights in `ckpt_path` (or as they are)."""
+    tested = trainer.test(module, datamodule=task, ckpt_path=ckpt_path, verbose=False)
+    return {**task.test_metrics(tested), "test_samples": module.test_samples}
+
+
 def fit_and_test(
     cfg: DictConfig, out: Path, trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier
 ) -> dict[str, Any]:
@@ -86,13 +94,11 @@ def fit_and_test(
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
     val_acc = checkpoint.best_model_score if best else trainer.callback_metrics.get("val/acc")
-    tested = trainer.test(module, datamodule=task, ckpt_path=best or None, verbose=False)
     metrics = {
         **describe(cfg),
         "num_params": sum(p.numel() for p in module.net.parameters()),
         "epochs": trainer.current_epoch,
-        **task.test_metrics(tested),
-        "test_samples": module.test_samples,
+        **test_checkpoint(trainer, task, module, best or None),
         "val_acc": None if val_acc is None else float(val_acc),
         "train_time_s": train_time,
         "sec_per_epoch": sum(module.epoch_seconds) / max(len(module.epoch_seconds), 1),
