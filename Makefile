@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast sweep tensorboard lint clean
+.PHONY: install train test test-fast bench sweep reproduce report tensorboard lint clean
 
 install: $(STAMP)
 
@@ -24,15 +24,35 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not realdata" $(ARGS)
 
+# Seconds per epoch against a bare loop and the usual DataLoader loop, side by side in one run;
+# writes benchmarks/RESULTS.md. Needs Debian's dataset-fashion-mnist. Not part of make test.
+bench: install
+	$(BIN)/python benchmarks/bench.py $(ARGS)
+
 sweep: install
 	$(BIN)/python -m seqnets.train -m experiment=compare_cells $(ARGS)
+
+# The assignment's experiments at its own settings and ours beside them, then one report of
+# all: outputs/reproduce/report/report.md. A failed job is listed in the report, not fatal.
+REPRODUCE := outputs/reproduce
+reproduce: install
+	-$(BIN)/python -m seqnets.train experiment=seed_mnist hydra.sweep.dir=$(REPRODUCE)/seed_mnist
+	-$(BIN)/python -m seqnets.train -m task=mnist model=rnn,lstm,gru,birnn hydra.sweep.dir=$(REPRODUCE)/mnist
+	-$(BIN)/python -m seqnets.train -m experiment=compare_cells hydra.sweep.dir=$(REPRODUCE)/compare_cells
+	-$(BIN)/python -m seqnets.train experiment=recall_hidden hydra.sweep.dir=$(REPRODUCE)/recall_hidden
+	-$(BIN)/python -m seqnets.train experiment=adder_loss hydra.sweep.dir=$(REPRODUCE)/adder_loss
+	$(BIN)/python -m seqnets.report $(REPRODUCE)
+
+# A report of any runs: make report RUNS="outputs/multirun/<date>/<time>"
+report: install
+	$(BIN)/python -m seqnets.report $(RUNS)
 
 tensorboard: install
 	$(BIN)/tensorboard --logdir outputs
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf outputs/runs outputs/multirun lightning_logs .pytest_cache .ruff_cache
+	rm -rf outputs/runs outputs/multirun outputs/reproduce lightning_logs .pytest_cache .ruff_cache

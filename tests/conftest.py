@@ -10,6 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
+from PIL import Image
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 MNIST_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test"
@@ -40,6 +41,14 @@ def make_idx_dir(folder: Path, n_train: int = 240, n_test: int = 60, gz: bool = 
         images[np.arange(n), 2 * labels + 3, :] = 255
         write_split(folder, split, images, labels, gz)
     return folder
+
+
+def assert_png(path: Path) -> None:
+    """A real PNG image with something drawn on it, not just a file of that name."""
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.load()
+        assert image.convert("L").getextrema()[0] < 128  # some ink on the white page
 
 
 @pytest.fixture

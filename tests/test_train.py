@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FASHION_DIR, MNIST_TEST, make_idx_dir, write_split
+from conftest import FASHION_DIR, MNIST_TEST, assert_png, make_idx_dir, write_split
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -96,6 +96,9 @@ def test_a_run_leaves_its_files(run_cfg, model: str, capsys) -> None:
     assert len(events.Scalars("train/loss")) == 2 * 10  # 200 samples / batch 20, two epochs
     assert len(events.Scalars("val/acc")) == 2
     assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(saved["test_acc"])
+    assert set(events.Tags()["images"]) == {"figures/curves", "figures/predictions"}
+    assert_png(out / "figures" / "curves.png")
+    assert_png(out / "figures" / "predictions.png")
 
 
 def test_the_toy_task_is_learned(run_cfg) -> None:
@@ -141,9 +144,12 @@ def test_csv_logger_and_no_logger(run_cfg) -> None:
     train(cfg)
     rows = (Path(cfg.output_dir) / "csv" / "metrics.csv").read_text()
     assert "train/loss" in rows.splitlines()[0] and "hp/test_acc" in rows.splitlines()[0]
+    assert_png(Path(cfg.output_dir) / "figures" / "curves.png")
     cfg = run_cfg("logger=none", "debug=fast", name="none")
     assert train(cfg)["status"] == "completed"
     assert not (Path(cfg.output_dir) / "tensorboard").exists()
+    figures = Path(cfg.output_dir) / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == ["predictions.png"]  # no log, no curves
 
 
 @pytest.mark.skipif(not MNIST_TEST.is_dir(), reason="needs ../shared/data/mnist-test")
@@ -359,3 +365,6 @@ def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: 
     else:
         assert list(metrics["test_exact_by_bits"]) == ["8", "16", "32", "64"]
         assert sum(" + " in line and "predicted" in line for line in lines) == 3 * 4
+    figure = "acc_by_len.png" if task == "recall" else "exact_by_bits.png"
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {"curves.png", figure}
+    assert_png(tmp_path / "figures" / figure)

@@ -1,11 +1,26 @@
-"""A finished run folder as evaluate and predict read it: its config and its checkpoint."""
+"""A run as metrics.json names it, and a finished run folder as evaluate, predict and report
+read it: its config and its checkpoint."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqnets.errors import UserError
+
+
+def describe(cfg: DictConfig) -> dict[str, Any]:
+    """What a run is, as metrics.json names it, known before it starts."""
+    model = cfg.get("model") or {}
+    return {
+        "task": OmegaConf.select(cfg, "task.name"),
+        "model": ("bi" if model.get("bidirectional") else "") + str(model.get("cell")),
+        "hidden_size": model.get("hidden_size"),
+        "num_layers": model.get("num_layers"),
+        "bidirectional": model.get("bidirectional"),
+        "seed": cfg.get("seed"),
+    }
 
 
 def run_config(run: Path) -> DictConfig:

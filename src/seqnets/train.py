@@ -17,6 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
+from seqnets.logs import read_curves
+from seqnets.plots import curves_figure, save_figures
+from seqnets.runs import describe
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
@@ -54,19 +57,6 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float])
             logger.log_hyperparams(params)
             logger.log_metrics(final)
         logger.save()
-
-
-def describe(cfg: DictConfig) -> dict[str, Any]:
-    """What a run is, as metrics.json names it, known before it starts."""
-    model = cfg.get("model") or {}
-    return {
-        "task": OmegaConf.select(cfg, "task.name"),
-        "model": ("bi" if model.get("bidirectional") else "") + str(model.get("cell")),
-        "hidden_size": model.get("hidden_size"),
-        "num_layers": model.get("num_layers"),
-        "bidirectional": model.get("bidirectional"),
-        "seed": cfg.get("seed"),
-    }
 
 
 def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json") -> None:
@@ -112,7 +102,20 @@ def fit_and_test(
     print(report, end="")
     final = {"hp/test_acc": metrics["test_acc"], "hp/val_acc": metrics["val_acc"] or 0.0}
     log_hparams(trainer.loggers, cfg, final)
+    draw_figures(out, trainer.loggers, metrics["model"], task.figures(preds, metrics))
     return metrics
+
+
+def draw_figures(out: Path, loggers: list[Logger], label: str, figures: dict) -> None:
+    """figures/: the task's own, and the training curves read back from the run's log (a run
+    without a logger has none)."""
+    curves = read_curves(out)
+    if curves:
+        figures = {"curves": curves_figure({label: curves}), **figures}
+    writers = [logger.experiment for logger in loggers if isinstance(logger, TensorBoardLogger)]
+    save_figures(out / "figures", figures, writers)
+    for logger in loggers:
+        logger.save()
 
 
 def interrupted(err: BaseException, trainer: L.Trainer | None) -> bool:

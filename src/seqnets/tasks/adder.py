@@ -37,6 +37,8 @@ class Adder(SyntheticTask):
     stuck (never carrying after a 0+0 column) for 1 seed in 5, with fixed length for none.
     """
 
+    by_length_key, by_length_name, doubling = "test_exact_by_bits", "exact match", True
+
     def __init__(
         self,
         name: str = "adder",

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import lightning as L
 import torch
+from matplotlib.figure import Figure
 from torch.utils.data import (
     BatchSampler,
     DataLoader,
@@ -90,6 +91,11 @@ class SequenceTask(L.LightningDataModule):
     def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         """Human-readable report of the example predictions and the test result."""
         raise NotImplementedError
+
+    def figures(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> dict[str, Figure]:
+        """The task's own figures of its test results, by file name; the training curves are
+        drawn for every task."""
+        return {}
 
     def encode(self, text: str) -> torch.Tensor:
         """One input as a person writes it (`predict input=...`), as a batch of one sequence."""

@@ -8,6 +8,7 @@ from urllib.error import URLError
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets
@@ -15,6 +16,7 @@ from torchvision.datasets.mnist import read_image_file, read_label_file
 from torchvision.datasets.utils import extract_archive
 
 from seqnets.errors import UserError
+from seqnets.plots import image_grid
 from seqnets.tasks.base import EpochShuffle, SequenceTask, batch_loader
 
 DATASETS: dict[str, type[datasets.MNIST]] = {
@@ -198,6 +200,13 @@ class ImageRows(SequenceTask):
             f"Test accuracy on the {metrics['test_samples']} test images: "
             f"{100 * metrics['test_acc']:.2f} %\n"
         )
+
+    def figures(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> dict[str, Figure]:
+        """The example test images with their predicted and true classes."""
+        preds = torch.cat(preds)
+        images, labels = (t[: len(preds)] for t in self.splits["test"])
+        names = [name.split(" - ")[0] for name in self.dataset.classes]
+        return {"predictions": image_grid(images, preds, labels, names)}
 
     def state_dict(self) -> dict[str, Any]:
         """Checkpoints keep the pixel scaling, so a reloaded model sees inputs as in training."""

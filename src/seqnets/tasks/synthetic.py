@@ -5,8 +5,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, IterableDataset
 
+from seqnets.plots import lines_figure
 from seqnets.tasks.base import Batch, SequenceTask, per_test_set, seeded_generator
 
 VAL, TEST = 1, 2  # offsets to the run's seed, so each fixed set has a stream of its own
@@ -41,6 +43,10 @@ def batches_loader(batches: list[Batch]) -> DataLoader:
 class SyntheticTask(SequenceTask):
     """Everything but `draw` and the reports: subclasses say how one batch of one length is
     made, and which lengths are trained, validated and tested."""
+
+    # The metrics.json key of the per-length result its figure shows, what that result is
+    # called, and whether the lengths double from one test set to the next.
+    by_length_key, by_length_name, doubling = "test_acc_by_len", "accuracy", False
 
     def __init__(
         self,
@@ -114,6 +120,20 @@ class SyntheticTask(SequenceTask):
 
     def summary_lines(self, metrics: dict[str, Any]) -> list[str]:
         raise NotImplementedError
+
+    def figures(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> dict[str, Figure]:
+        """The test result against the sequence length, the trained lengths marked."""
+        points = {int(n): value for n, value in metrics[self.by_length_key].items()}
+        first, last = self.train_lens[0], self.train_lens[-1]
+        span = str(first) if first == last else f"{first}-{last}"
+        figure = lines_figure(
+            f"Test {self.by_length_name} against length (trained on {span})",
+            "length",
+            self.by_length_name,
+            {self.by_length_name: points},
+            log2_x=self.doubling,
+        )
+        return {self.by_length_key.removeprefix("test_"): figure}
 
     def by_length(self, results: list[dict[str, float]]) -> dict[int, dict[str, float]]:
         """Lightning's test results keyed by the length of each test set."""

@@ -1,0 +1,120 @@
+"""The figures of a run and of a report, drawn off-screen with matplotlib's object API (no
+pyplot state, so drawing in a training process opens no window and leaks nothing)."""
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from torch.utils.tensorboard import SummaryWriter
+
+from seqnets.logs import Curves
+
+# (x, y) points of one line, keyed by its label.
+Series = dict[str, dict[float, float]]
+PANELS = (
+    ("train/loss", "step", "training loss"),
+    ("train/acc", "step", "training accuracy"),
+    ("val/acc", "epoch", "validation accuracy"),
+)
+
+
+def curves_figure(runs: dict[str, Curves]) -> Figure:
+    """Training loss and accuracy over steps, validation accuracy over epochs; a line per run."""
+    figure = Figure(figsize=(13, 3.6), layout="constrained")
+    for axes, (tag, xlabel, title) in zip(figure.subplots(1, 3), PANELS, strict=True):
+        for label, curves in runs.items():
+            points = curves.get(tag, [])
+            steps = range(1, len(points) + 1) if xlabel == "epoch" else [s for s, _ in points]
+            axes.plot(list(steps), [v for _, v in points], label=label, marker=".")
+        axes.set(title=title, xlabel=xlabel)
+        axes.grid(alpha=0.3)
+    if len(runs) > 1:
+        figure.legend(*axes.get_legend_handles_labels(), loc="outside right", fontsize="small")
+    return figure
+
+
+def lines_figure(
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    series: Series,
+    reference: Series | None = None,
+    log2_x: bool = False,
+) -> Figure:
+    """One line per series over a shared x (hidden size, length); references as crosses."""
+    figure = Figure(figsize=(6.5, 4), layout="constrained")
+    axes = figure.subplots()
+    for label, points in series.items():
+        xs = sorted(points)
+        axes.plot(xs, [points[x] for x in xs], marker="o", label=label)
+    for label, points in (reference or {}).items():
+        xs = sorted(points)
+        axes.plot(xs, [points[x] for x in xs], "x--", color="grey", label=label)
+    if log2_x:
+        axes.set_xscale("log", base=2)
+    axes.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    return figure
+
+
+def bars_figure(
+    title: str, panels: dict[str, dict[str, float]], reference: dict[str, float]
+) -> Figure:
+    """Side-by-side bar charts over the same labels (accuracy, seconds per epoch, ...); the
+    reference values as black ticks on the first panel."""
+    figure = Figure(figsize=(5 * len(panels), 4), layout="constrained")
+    figure.suptitle(title)
+    for index, (axes, (ylabel, values)) in enumerate(
+        zip(figure.subplots(1, len(panels), squeeze=False)[0], panels.items(), strict=True)
+    ):
+        labels = list(values)
+        axes.bar(labels, [values[label] for label in labels])
+        if index == 0:
+            marked = [i for i, label in enumerate(labels) if label in reference]
+            axes.scatter(
+                marked,
+                [reference[labels[i]] for i in marked],
+                marker="_",
+                s=600,
+                color="black",
+                label="reference",
+            )
+            if marked:
+                axes.legend(fontsize="small")
+        axes.set(ylabel=ylabel)
+        axes.tick_params(axis="x", labelrotation=30)
+    return figure
+
+
+def image_grid(
+    images: torch.Tensor, preds: torch.Tensor, labels: torch.Tensor, names: Sequence[str]
+) -> Figure:
+    """Test images with the predicted and true class; wrong predictions titled in red."""
+    cols = min(5, len(images))
+    rows = math.ceil(len(images) / cols)
+    figure = Figure(figsize=(2.2 * cols, 2.4 * rows), layout="constrained")
+    grid = list(figure.subplots(rows, cols, squeeze=False).flat)
+    for axes in grid:
+        axes.set_axis_off()
+    for axes, image, pred, label in zip(grid, images, preds, labels, strict=False):
+        axes.imshow(image.numpy(), cmap="gray_r")
+        wrong = int(pred) != int(label)
+        title = f"{names[int(pred)]}\n(true {names[int(label)]})" if wrong else names[int(pred)]
+        axes.set_title(
+            ("✗ " if wrong else "") + title, color="red" if wrong else "black", fontsize="small"
+        )
+    return figure
+
+
+def save_figures(
+    folder: Path, figures: dict[str, Figure], writers: Sequence[SummaryWriter] = ()
+) -> None:
+    """PNG files in `folder`, and the same images in TensorBoard's IMAGES tab."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, figure in figures.items():
+        figure.savefig(folder / f"{name}.png", dpi=100)
+        for writer in writers:
+            writer.add_figure(f"figures/{name}", figure, close=False)

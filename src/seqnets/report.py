@@ -1,0 +1,278 @@
+"""Compare finished runs without a notebook:
+
+    python -m seqnets.report PATH... [--out DIR]
+
+PATH is a multirun folder or any run folders. Writes report.md, report.csv and figures/ to
+DIR (default PATH/report, or the paths' common folder/report): one row per run, grouped by
+task, the swept keys first; runs that did not complete are listed with their status; where a
+run repeats one of the reference experiments, the reference's result stands beside it.
+"""
+
+import argparse
+import csv
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+from omegaconf import DictConfig, OmegaConf
+from rich.progress import track
+
+from seqnets.errors import UserError, one_line_errors
+from seqnets.logs import Curves, read_curves
+from seqnets.plots import Series, bars_figure, curves_figure, lines_figure, save_figures
+from seqnets.runs import describe
+
+# The assignment's test accuracies: MNIST after 5 epochs at hidden 128, and recall of the
+# digit at position 2 by a vanilla RNN.
+MNIST_REFERENCE = {"rnn": 0.9309, "lstm": 0.9698, "gru": 0.9680, "birnn": 0.9475}
+RECALL_REFERENCE = {2: 0.16, 5: 0.30, 10: 0.96}
+LENGTH_KEYS = {"test_exact_by_bits": "exact match", "test_acc_by_len": "accuracy"}
+
+
+@dataclass
+class Run:
+    path: Path
+    cfg: DictConfig
+    metrics: dict[str, Any]  # what metrics.json says, or what the config says the run is
+    overrides: dict[str, str]
+    curves: Curves
+
+    @property
+    def completed(self) -> bool:
+        return self.metrics["status"] == "completed"
+
+    @property
+    def loss(self) -> str:
+        """The loss option the run used, as the config group names it."""
+        return self.overrides.get("loss") or self.cfg.loss._target_.rsplit(".", 1)[-1]
+
+    def reference(self) -> float | None:
+        """The assignment's result for the same experiment, if this run repeats one."""
+        m, cfg = self.metrics, self.cfg
+        if (
+            m["task"] == "mnist"
+            and (m["hidden_size"], m["num_layers"], m.get("epochs")) == (128, 1, 5)
+            and not cfg.optim.get("l2_penalty")
+        ):
+            return MNIST_REFERENCE.get(m["model"])
+        if m["task"] == "recall" and m["model"] == "rnn" and cfg.task.k == 2:
+            return RECALL_REFERENCE.get(m["hidden_size"])
+        return None
+
+
+def read_run(folder: Path) -> Run | None:
+    """A training run's folder as the report sees it; None for a folder of another command."""
+    cfg = OmegaConf.load(folder / ".hydra" / "config.yaml")
+    if "model" not in cfg or "task" not in cfg:
+        return None
+    try:
+        recorded = json.loads((folder / "metrics.json").read_text())
+    except FileNotFoundError:
+        recorded = {"status": "unfinished", "error": "no metrics.json: running, or killed"}
+    except ValueError as err:
+        recorded = {"status": "failed", "error": f"unreadable metrics.json ({err})"}
+    overrides = OmegaConf.load(folder / ".hydra" / "overrides.yaml")
+    pairs = dict(item.lstrip("+~").split("=", 1) for item in overrides if "=" in item)
+    return Run(folder, cfg, {**describe(cfg), **recorded}, pairs, read_curves(folder))
+
+
+def natural_key(path: Path) -> list[tuple[int, int | str]]:
+    """Job 10 after job 9."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in path.parts]
+
+
+def find_runs(paths: list[Path]) -> list[Run]:
+    """Every training run under the paths, read with a progress bar."""
+    for path in paths:
+        if not path.is_dir():
+            raise UserError(f"{path}: no such folder")
+    folders = sorted(
+        {c.parent.parent for path in paths for c in path.glob("**/.hydra/config.yaml")},
+        key=natural_key,
+    )
+    runs = [read_run(f) for f in track(folders, description="reading runs", transient=True)]
+    runs = [run for run in runs if run is not None]
+    if not runs:
+        where = " ".join(map(str, paths))
+        raise UserError(
+            f"{where}: no runs found (a run folder holds .hydra/config.yaml from "
+            "python -m seqnets.train)"
+        )
+    return runs
+
+
+def swept_keys(runs: list[Run]) -> list[str]:
+    """Command-line keys whose value is not the same in every run, in the order first given."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.overrides))
+    return [k for k in keys if len({run.overrides.get(k) for run in runs}) > 1]
+
+
+def label(run: Run, keys: list[str]) -> str:
+    """A short name for the run: its values of the swept keys."""
+    parts = [f"{key.rsplit('.', 1)[-1]}={run.overrides.get(key, '-')}" for key in keys]
+    return " ".join(parts) or f"{run.metrics['model']} {run.path.name}"
+
+
+def flat_metrics(run: Run) -> dict[str, Any]:
+    """Test metrics with the per-length ones spread into a column each, e.g. test_acc_by_len.15."""
+    flat: dict[str, Any] = {}
+    for key, value in run.metrics.items():
+        if not key.startswith("test_") or key == "test_samples":
+            continue
+        if isinstance(value, dict):
+            flat.update({f"{key}.{n}": v for n, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def rows(runs: list[Run], keys: list[str]) -> list[dict[str, Any]]:
+    """One row per run: swept keys, status, test metrics, reference, speed and size."""
+    return [
+        {
+            "task": run.metrics["task"],
+            **{key: run.overrides.get(key, "") for key in keys or ["model"]},
+            "status": run.metrics["status"],
+            **flat_metrics(run),
+            "reference_acc": run.reference(),
+            "sec_per_epoch": run.metrics.get("sec_per_epoch"),
+            "num_params": run.metrics.get("num_params"),
+            "epochs": run.metrics.get("epochs"),
+            "run": str(run.path),
+            "error": run.metrics.get("error", ""),
+        }
+        for run in runs
+    ]
+
+
+def cell(column: str, value: Any) -> str:
+    """Accuracies in %, seconds to two places, blanks for what a run did not record."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float) and ("acc" in column or "exact" in column):
+        return f"{100 * value:.2f}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def markdown_table(table: list[dict[str, Any]]) -> list[str]:
+    """The rows as a Markdown table, per-length columns left to the CSV and the figures."""
+    columns = [c for c in table[0] if "." not in c or not c.startswith("test_")]
+    columns = [c for c in columns if c not in ("task", "error", "run")]
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
+    lines += ["| " + " | ".join(cell(c, row.get(c)) for c in columns) + " |" for row in table]
+    return lines
+
+
+def mean_points(runs: list[Run], series: Callable[[Run], str], x: str, y: str) -> Series:
+    """For each series, the mean of metric `y` at each value of `x` (over seeds, say)."""
+    sums: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for run in runs:
+        if run.metrics.get(y) is not None:
+            sums[series(run)][run.metrics[x]].append(run.metrics[y])
+    return {name: {k: sum(v) / len(v) for k, v in points.items()} for name, points in sums.items()}
+
+
+def task_figures(task: str, runs: list[Run], keys: list[str]) -> dict[str, Figure]:
+    """The figures of one task's completed runs, by file name."""
+    done = [run for run in runs if run.completed]
+    figures: dict[str, Figure] = {}
+    curves = {label(run, keys): run.curves for run in done if run.curves}
+    if curves:
+        figures[f"{task}_curves"] = curves_figure(curves)
+    if not done:
+        return figures
+    if "test_exact_by_bits" in done[0].metrics:
+        lengths: Series = {}
+        for run in done:
+            name = f"{run.loss} hidden {run.metrics['hidden_size']}"
+            lengths[name] = {int(n): v for n, v in run.metrics["test_exact_by_bits"].items()}
+        figures[f"{task}_exact_by_length"] = lines_figure(
+            f"{task}: exact match against length", "bits", "exact match", lengths, log2_x=True
+        )
+        by_hidden = mean_points(
+            done, lambda r: f"{r.metrics['model']} {r.loss}", "hidden_size", "test_exact"
+        )
+        figures[f"{task}_by_hidden"] = lines_figure(
+            f"{task}: exact match against hidden size", "hidden size", "exact match", by_hidden
+        )
+    elif "test_acc_by_len" in done[0].metrics:
+        by_hidden = mean_points(done, lambda r: r.metrics["model"], "hidden_size", "test_acc")
+        repeats = any(run.reference() is not None for run in done)
+        reference = {"reference rnn": RECALL_REFERENCE} if repeats else None
+        figures[f"{task}_by_hidden"] = lines_figure(
+            f"{task}: accuracy against hidden size", "hidden size", "accuracy", by_hidden, reference
+        )
+    else:
+        names = {label(run, keys): run for run in done}
+        panels = {
+            "test accuracy": {n: r.metrics["test_acc"] for n, r in names.items()},
+            "seconds per epoch": {n: r.metrics["sec_per_epoch"] for n, r in names.items()},
+        }
+        reference = {n: r.reference() for n, r in names.items() if r.reference() is not None}
+        figures[f"{task}_accuracy_time"] = bars_figure(task, panels, reference)
+    return figures
+
+
+def write_report(paths: list[Path], out: Path) -> Path:
+    """report.md, report.csv and figures/ for the runs under `paths`; returns report.md."""
+    runs = find_runs(paths)
+    by_task: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_task[run.metrics["task"]].append(run)
+    out.mkdir(parents=True, exist_ok=True)
+    md = [
+        "# seqnets report",
+        "",
+        f"{len(runs)} runs under {', '.join(map(str, paths))}. Accuracies in %; "
+        "reference_acc is the assignment's result for the same experiment.",
+    ]
+    table_rows: list[dict[str, Any]] = []
+    for task, task_runs in by_task.items():
+        keys = swept_keys(task_runs)
+        table = rows(task_runs, keys)
+        table_rows += table
+        done = sum(run.completed for run in task_runs)
+        md += ["", f"## {task}: {done} of {len(task_runs)} runs completed", ""]
+        md += markdown_table(table)
+        figures = task_figures(task, task_runs, keys)
+        save_figures(out / "figures", figures)
+        md += [""] + [f"![{name}](figures/{name}.png)" for name in figures]
+        failed = [run for run in task_runs if not run.completed]
+        if failed:
+            md += ["", "Not completed:", ""]
+            md += [
+                f"- `{run.path}`: {run.metrics['status']}: {run.metrics.get('error', '')}"
+                for run in failed
+            ]
+    (out / "report.md").write_text("\n".join(md) + "\n")
+    columns = list(dict.fromkeys(column for row in table_rows for column in row))
+    with (out / "report.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, columns)
+        writer.writeheader()
+        writer.writerows(table_rows)
+    return out / "report.md"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m seqnets.report", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="a multirun folder or run folders"
+    )
+    parser.add_argument("--out", type=Path, help="where to write (default: PATH/report)")
+    args = parser.parse_args(argv)
+    out = args.out or Path(os.path.commonpath([p.resolve() for p in args.paths])) / "report"
+    with one_line_errors():
+        print(f"report: {write_report(args.paths, out)}")
+
+
+if __name__ == "__main__":
+    main()
