@@ -1,0 +1,220 @@
+"""Seconds per training epoch, measured side by side in one run (rounds alternate a, b, c):
+
+  (a) seqnets: one epoch through Trainer.fit with the shipped config (logger, progress bar,
+      last checkpoint, learning-rate monitor; validation off, as in b and c),
+  (b) the floor: a bare PyTorch loop, the identical model and optimizer, over tensors in memory,
+  (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>.
+
+for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and (a) against its own bare loop for the
+recall task at hidden 5. Also the peak resident memory of a whole Fashion-MNIST LSTM run.
+
+    python benchmarks/bench.py [--rounds 3] [--out benchmarks/RESULTS.md]   # make bench
+"""
+
+import argparse
+import datetime
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig, open_dict
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import datasets
+from torchvision.datasets.utils import extract_archive
+from torchvision.transforms import ToTensor
+
+from seqnets.models import CELLS, RecurrentNet
+from seqnets.train import build
+
+ROOT = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+Epoch = Callable[[], float]
+
+
+def config(*overrides: str) -> DictConfig:
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=list(overrides))
+    with open_dict(cfg):
+        cfg.output_dir = tempfile.mkdtemp(prefix="seqnets-bench-")
+    return cfg
+
+
+def seqnets_epoch(cfg: DictConfig) -> Epoch:
+    """(a): each call fits one more epoch of the same module with a fresh Trainer."""
+    L.seed_everything(0)
+    task, module, _ = build(cfg)
+
+    def epoch() -> float:
+        _, _, trainer = build(cfg)
+        trainer.fit(module, datamodule=task)
+        return module.epoch_seconds[-1]
+
+    return epoch
+
+
+def bare_epoch(
+    cfg: DictConfig, batches: Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]
+) -> Epoch:
+    """(b): the same model and optimizer stepping through ready batches; nothing else."""
+    model = RecurrentNet(**{k: v for k, v in cfg.model.items() if k != "_target_"})
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch() -> float:
+        started = time.perf_counter()
+        for x, y in batches():
+            optimizer.zero_grad()
+            logits = model(x)
+            loss_fn(logits.transpose(1, 2) if logits.dim() == 3 else logits, y).backward()
+            optimizer.step()
+        return time.perf_counter() - started
+
+    return epoch
+
+
+def image_batches(cfg: DictConfig) -> Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]:
+    """The training split as one float tensor in [0, 1], shuffled and cut each epoch."""
+    task = instantiate(cfg.task)
+    task.setup()
+    images, labels = task.splits["train"]
+    images = images.float() / 255
+
+    def batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
+        order = torch.randperm(len(labels)).split(cfg.task.batch_size)
+        return [(images[i], labels[i]) for i in order]
+
+    return batches
+
+
+def drawn_batches(cfg: DictConfig) -> Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]:
+    """A synthetic task's training batches, drawn as seqnets draws them, each epoch anew."""
+    task = instantiate(cfg.task)
+    generator = torch.Generator().manual_seed(0)
+    count = len(task.train_dataloader())
+    return lambda: [task.draw_train(generator) for _ in range(count)]
+
+
+def reference_epoch(cell: str, hidden: int, lr: float) -> Epoch:
+    """(c): the loop as it is usually written, reading through torchvision's dataset."""
+    root = Path(tempfile.mkdtemp(prefix="seqnets-bench-fashion-"))
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for archive in FASHION.glob("*.gz"):
+        extract_archive(str(archive), str(raw))
+    loader = DataLoader(
+        datasets.FashionMNIST(str(root), train=True, transform=ToTensor()),
+        batch_size=100,
+        shuffle=True,
+    )
+    rnn = CELLS[cell](28, hidden, batch_first=True)
+    head = nn.Linear(hidden, 10)
+    optimizer = torch.optim.Adam([*rnn.parameters(), *head.parameters()], lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch() -> float:
+        started = time.perf_counter()
+        for x, y in loader:
+            optimizer.zero_grad()
+            out, _ = rnn(x.squeeze(1))
+            loss_fn(head(out[:, -1]), y).backward()
+            optimizer.step()
+        return time.perf_counter() - started
+
+    return epoch
+
+
+def alternate(contenders: dict[str, Epoch], rounds: int) -> dict[str, float]:
+    """Median seconds per epoch of each, the contenders taking turns round by round."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, epoch in contenders.items():
+            times[name].append(epoch())
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def peak_rss_of_a_run() -> float:
+    """GB: peak resident memory of a whole one-epoch Fashion-MNIST LSTM run, in a child."""
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "seqnets.train",
+                "task=fashion_mnist",
+                f"task.data_dir={FASHION}",
+                "model=lstm",
+                "trainer.max_epochs=1",
+                "callbacks.progress=null",
+                f"hydra.run.dir={out}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+
+
+QUIET = ("trainer.limit_val_batches=0", "callbacks.checkpoint=null", "trainer.accelerator=cpu")
+
+
+def image_row(cell: str, rounds: int) -> str:
+    cfg = config("task=fashion_mnist", f"task.data_dir={FASHION}", f"model={cell}", *QUIET)
+    contenders = {
+        "a": seqnets_epoch(cfg),
+        "b": bare_epoch(cfg, image_batches(cfg)),
+        "c": reference_epoch(cell, cfg.model.hidden_size, cfg.optim.lr),
+    }
+    t = alternate(contenders, rounds)
+    return (
+        f"| {cell.upper()}-128, Fashion-MNIST, batch 100 | {t['a']:.2f} | {t['b']:.2f} | "
+        f"{t['c']:.2f} | {t['a'] / t['b']:.2f} | {t['a'] / t['c']:.2f} |"
+    )
+
+
+def recall_row(rounds: int) -> str:
+    cfg = config("task=recall", "model=rnn", "model.hidden_size=5", *QUIET)
+    t = alternate({"a": seqnets_epoch(cfg), "b": bare_epoch(cfg, drawn_batches(cfg))}, rounds)
+    return (
+        f"| recall, RNN-5, lengths 3-10 | {t['a']:.3f} | {t['b']:.3f} | | {t['a'] / t['b']:.2f} | |"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
+    args = parser.parse_args()
+    lines = [
+        "| workload | a: seqnets s/epoch | b: bare loop | c: DataLoader loop | a/b | a/c |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for workload in ("recall", "lstm", "gru", "rnn"):
+        row = recall_row(args.rounds) if workload == "recall" else image_row(workload, args.rounds)
+        lines.append(row)
+        print(row, flush=True)
+    rss = peak_rss_of_a_run()
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    header = [
+        "# Benchmark results",
+        "",
+        f"{datetime.date.today()}, {machine}, torch {torch.__version__}, median of "
+        f"{args.rounds} alternating rounds; written by `make bench` (benchmarks/bench.py).",
+        "",
+    ]
+    footer = ["", f"Peak resident memory of a one-epoch Fashion-MNIST LSTM run: {rss:.2f} GB"]
+    args.out.write_text("\n".join(header + lines + footer) + "\n")
+    print(footer[-1])
+
+
+if __name__ == "__main__":
+    main()
