@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import FASHION_DIR, MNIST_TEST, assert_png, make_idx_dir, write_split
+from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -368,3 +369,12 @@ def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: 
     figure = "acc_by_len.png" if task == "recall" else "exact_by_bits.png"
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {"curves.png", figure}
     assert_png(tmp_path / "figures" / figure)
+
+
+def test_permuted_pixels_train_and_keep_their_order(run_cfg) -> None:
+    cfg = run_cfg("task=psmnist", "task.permutation_seed=5", "model.hidden_size=8", "debug=fast")
+    assert train(cfg)["status"] == "completed"
+    saved = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
+    expected = instantiate(cfg.task).permutation.tolist()
+    assert saved["ImageRows"]["permutation"] == expected
+    assert expected != instantiate(cfg.task, permutation_seed=0).permutation.tolist()

@@ -62,6 +62,21 @@ def recall_cfg(**task) -> OmegaConf:
         ),
         ("ckpt_path=/nowhere.ckpt", "ckpt_path='/nowhere.ckpt': must be null or a checkpoint file"),
         ("seed=-1", "seed=-1: must be an integer in [0, 2**32)"),
+        ("task.order=spiral", "task.order='spiral': must be one of row, pixel, permuted"),
+        (
+            "task.order=pixel",
+            "task.input_size=28: task.order=pixel feeds one pixel per step, so it must be 1 "
+            "(task=smnist and task=psmnist set it)",
+        ),
+        (
+            "task=smnist task.input_size=28",
+            "task.input_size=28: task.order=pixel feeds one pixel per step, so it must be 1 "
+            "(task=smnist and task=psmnist set it)",
+        ),
+        (
+            "task=psmnist task.permutation_seed=-3",
+            "task.permutation_seed=-3: must be an integer >= 0",
+        ),
     ],
 )
 def test_a_bad_value_is_named_with_what_is_allowed(

@@ -81,6 +81,8 @@ RULES = [
     ),
     Rule("task.random_lengths", one_of(True, False), "true or false"),
     Rule("task.normalize", one_of(True, False), "true or false"),
+    Rule("task.order", one_of("row", "pixel", "permuted"), "one of row, pixel, permuted"),
+    Rule("task.permutation_seed", at_least(0), "an integer >= 0"),
     Rule("trainer.max_epochs", at_least(1), "an integer >= 1"),
     Rule(
         "trainer.gradient_clip_val",
@@ -95,7 +97,8 @@ RULES = [
 
 def relations(cfg: DictConfig) -> None:
     """Rules between fields: recall needs k <= min_len <= max_len and every extra test length
-    >= k; only the vanilla RNN has a nonlinearity to choose."""
+    >= k; pixel orders feed one input per step; only the vanilla RNN has a nonlinearity to
+    choose."""
     task, model = cfg.get("task") or {}, cfg.get("model") or {}
     if "min_len" in task and task.min_len > task.max_len:
         raise UserError(
@@ -107,6 +110,11 @@ def relations(cfg: DictConfig) -> None:
         raise UserError(
             f"task.extra_test_lens={list(task.extra_test_lens)}: every length must be "
             f">= task.k={task.k}"
+        )
+    if task.get("order", "row") != "row" and task.input_size != 1:
+        raise UserError(
+            f"task.input_size={task.input_size}: task.order={task.order} feeds one pixel per "
+            "step, so it must be 1 (task=smnist and task=psmnist set it)"
         )
     if model.get("nonlinearity") is not None and model.get("cell") != "rnn":
         raise UserError(

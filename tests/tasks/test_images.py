@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import MNIST_TEST, make_idx_dir, write_idx, write_split
+from PIL import Image
 
 from seqnets.errors import UserError
 from seqnets.tasks.images import FILES, ImageRows
@@ -203,3 +204,41 @@ def test_normalize_gives_zero_mean_unit_variance_over_training_pixels(idx_dir: P
     test_x, _ = dm.on_after_batch_transfer(next(iter(dm.test_dataloader())), 0)
     raw = dm.splits["test"][0][: len(test_x)].float()
     torch.testing.assert_close(test_x, (raw - dm.pixel_stats[0]) / dm.pixel_stats[1])
+
+
+@pytest.mark.parametrize("order", ["row", "pixel", "permuted"])
+def test_orders_feed_rows_or_pixels(idx_dir: Path, order: str) -> None:
+    dm = task(idx_dir, order=order, input_size=28 if order == "row" else 1)
+    dm.setup()
+    images, labels = next(iter(dm.train_dataloader()))
+    x, _ = dm.on_after_batch_transfer((images, labels), 0)
+    flat = images.flatten(1).float() / 255
+    if order == "row":
+        torch.testing.assert_close(x, images.float() / 255)
+    elif order == "pixel":
+        assert x.shape == (20, 784, 1)
+        torch.testing.assert_close(x[..., 0], flat)
+    else:
+        assert x.shape == (20, 784, 1) and not torch.equal(x[..., 0], flat)
+        torch.testing.assert_close(x[..., 0], flat[:, dm.permutation])
+
+
+def test_the_permutation_is_fixed_by_its_seed_and_saved(idx_dir: Path) -> None:
+    first, again, other = (
+        task(idx_dir, order="permuted", input_size=1, permutation_seed=s) for s in (3, 3, 4)
+    )
+    assert torch.equal(first.permutation, again.permutation)
+    assert not torch.equal(first.permutation, other.permutation)
+    assert sorted(first.permutation.tolist()) == list(range(784))
+    other.load_state_dict(first.state_dict())  # a checkpoint brings its run's permutation
+    assert torch.equal(other.permutation, first.permutation)
+
+
+def test_an_image_to_predict_is_read_in_the_trained_order(idx_dir: Path, tmp_path: Path) -> None:
+    dm = task(idx_dir, order="permuted", input_size=1)
+    pixels = np.arange(784, dtype=np.uint8).reshape(28, 28)
+    Image.fromarray(pixels).save(tmp_path / "digit.png")
+    x = dm.encode(str(tmp_path / "digit.png"))
+    assert x.shape == (1, 784, 1)
+    expected = torch.from_numpy(pixels).flatten().float()[dm.permutation] / 255
+    torch.testing.assert_close(x[0, :, 0], expected)

@@ -1,4 +1,5 @@
-"""MNIST and Fashion-MNIST read row by row: 28 time steps of 28 pixels scaled to [0, 1]."""
+"""MNIST and Fashion-MNIST as sequences: row by row (28 steps of 28 pixels), pixel by pixel
+(784 steps of one), or pixel by pixel in a fixed random order (permuted)."""
 
 import tempfile
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from torchvision.datasets.utils import extract_archive
 
 from seqnets.errors import UserError
 from seqnets.plots import image_grid
-from seqnets.tasks.base import EpochShuffle, SequenceTask, batch_loader
+from seqnets.tasks.base import EpochShuffle, SequenceTask, batch_loader, seeded_generator
 
 DATASETS: dict[str, type[datasets.MNIST]] = {
     "MNIST": datasets.MNIST,
@@ -29,6 +30,8 @@ FILES: dict[str, Callable[[str], torch.Tensor]] = {
     "t10k-images-idx3-ubyte": read_image_file,
     "t10k-labels-idx1-ubyte": read_label_file,
 }
+SIDE = 28  # MNIST and Fashion-MNIST images are 28 x 28
+ORDERS = ("row", "pixel", "permuted")
 # What torchvision's IDX readers raise on a corrupt or truncated file, and gzip on a broken archive.
 READ_ERRORS = (AssertionError, RuntimeError, ValueError, TypeError, KeyError, EOFError, OSError)
 
@@ -66,12 +69,21 @@ class ImageRows(SequenceTask):
         input_size: int = 28,
         num_classes: int = 10,
         num_examples: int = 10,
+        order: str = "row",
+        permutation_seed: int = 0,
     ) -> None:
         super().__init__(
             name, input_size, num_classes, batch_size, eval_batch_size, "last", num_examples
         )
         if dataset not in DATASETS:
             raise UserError(f"task.dataset={dataset!r}: expected one of {sorted(DATASETS)}")
+        if order not in ORDERS:
+            raise UserError(f"task.order={order!r}: expected one of {', '.join(ORDERS)}")
+        self.order = order
+        # The permuted order's pixel sequence: its own seed, the same whatever the run's seed.
+        self.permutation = torch.randperm(
+            SIDE * SIDE, generator=seeded_generator(permutation_seed, 0)
+        )
         self.dataset = DATASETS[dataset]
         self.data_dir = Path(data_dir).expanduser().absolute()
         self.val_size = val_size
@@ -140,7 +152,7 @@ class ImageRows(SequenceTask):
                 tensors[f"{split}-images-idx3-ubyte"],
                 tensors[f"{split}-labels-idx1-ubyte"],
             )
-            if images.shape[-1] != self.input_size:
+            if self.order == "row" and images.shape[-1] != self.input_size:
                 raise UserError(
                     f"{files[f'{split}-images-idx3-ubyte']}: rows of {images.shape[-1]} pixels, "
                     f"but task.input_size={self.input_size}"
@@ -186,10 +198,18 @@ class ImageRows(SequenceTask):
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Scale on the device, the uint8 copy being a quarter of the float one: to [0, 1], or
-        to zero mean and unit variance over the training images when `normalize` is set."""
+        to zero mean and unit variance over the training images when `normalize` is set; then
+        lay the pixels out in the task's order."""
         images, labels = batch
         shift, scale = self.pixel_stats
-        return images.float().sub_(shift).div_(scale), labels
+        x = images.float().sub_(shift).div_(scale)
+        if self.order == "row":
+            return x, labels
+        x = x.flatten(1)
+        if self.order == "permuted":
+            self.permutation = self.permutation.to(x.device)
+            x = x[:, self.permutation]
+        return x.unsqueeze(-1), labels
 
     def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         preds = torch.cat(preds)
@@ -209,17 +229,21 @@ class ImageRows(SequenceTask):
         return {"predictions": image_grid(images, preds, labels, names)}
 
     def state_dict(self) -> dict[str, Any]:
-        """Checkpoints keep the pixel scaling, so a reloaded model sees inputs as in training."""
-        return {"pixel_stats": list(self.pixel_stats)}
+        """Checkpoints keep the pixel scaling and order, so a reloaded model sees its inputs as
+        in training."""
+        return {"pixel_stats": list(self.pixel_stats), "permutation": self.permutation.tolist()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.pixel_stats = tuple(state_dict["pixel_stats"])
+        if "permutation" in state_dict:
+            self.permutation = torch.tensor(state_dict["permutation"])
 
     def encode(self, text: str) -> torch.Tensor:
-        """An image file of any size, grayscale or colour, as 28 rows of 28 scaled pixels."""
+        """An image file of any size, grayscale or colour, as 28 x 28 scaled pixels in the
+        task's order."""
         try:
             with Image.open(text) as image:
-                pixels = np.asarray(image.convert("L").resize((self.input_size, self.input_size)))
+                pixels = np.asarray(image.convert("L").resize((SIDE, SIDE)))
         except (OSError, ValueError) as err:
             raise UserError(f"input={text}: not a readable image ({err})") from None
         images = torch.from_numpy(pixels.copy()).unsqueeze(0)
