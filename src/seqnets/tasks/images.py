@@ -179,6 +179,17 @@ class ImageRows(SequenceTask):
             "val": (train_x[val], train_y[val]),
             "test": (tensors["t10k-images-idx3-ubyte"], tensors["t10k-labels-idx1-ubyte"]),
         }
+        self.move_to_accelerator()
+
+    def move_to_accelerator(self) -> None:
+        """On a GPU the whole uint8 data set (a few tens of MB) lives there, so every batch is
+        one gather on the device and no copy from the host."""
+        device = self.trainer.strategy.root_device if self.trainer is not None else None
+        if device is not None and device.type == "cuda":
+            self.splits = {
+                split: tuple(t.to(device) for t in tensors)
+                for split, tensors in self.splits.items()
+            }
 
     def train_dataloader(self) -> DataLoader:
         order = EpochShuffle(len(self.splits["train"][1]), self.seed, self.current_epoch)
@@ -224,7 +235,7 @@ class ImageRows(SequenceTask):
     def figures(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> dict[str, Figure]:
         """The example test images with their predicted and true classes."""
         preds = torch.cat(preds)
-        images, labels = (t[: len(preds)] for t in self.splits["test"])
+        images, labels = (t[: len(preds)].cpu() for t in self.splits["test"])
         names = [name.split(" - ")[0] for name in self.dataset.classes]
         return {"predictions": image_grid(images, preds, labels, names)}
 
