@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from conftest import make_idx_dir
 from test_train import cli
 
@@ -42,11 +43,23 @@ def test_cli_sweep_runs_past_a_bad_job_and_sums_up(tmp_path: Path) -> None:
     assert all((p / ".hydra" / "config.yaml").is_file() for p in runs)
 
 
-def test_cli_two_job_multirun_completes_with_a_folder_each(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        [],  # Hydra's own: one job after the other
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],  # both at once
+        ["hydra/launcher=submitit_local"],  # the SLURM launcher's local twin
+    ],
+    ids=["basic", "joblib", "submitit_local"],
+)
+def test_cli_two_job_multirun_completes_with_a_folder_each(
+    tmp_path: Path, launcher: list[str]
+) -> None:
     folder = make_idx_dir(tmp_path / "idx")
     sweep = tmp_path / "sweep"
     done = cli(
         "-m",
+        *launcher,
         "model=rnn,gru",
         f"task.data_dir={folder}",
         "task.val_size=40",

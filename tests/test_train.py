@@ -15,7 +15,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError
-from seqnets.train import resumed, train
+from seqnets.runs import run_config
+from seqnets.train import build, resumed, train
+from seqnets.train import test_checkpoint as checkpoint_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_KEYS = {
@@ -378,3 +380,36 @@ def test_permuted_pixels_train_and_keep_their_order(run_cfg) -> None:
     expected = instantiate(cfg.task).permutation.tolist()
     assert saved["ImageRows"]["permutation"] == expected
     assert expected != instantiate(cfg.task, permutation_seed=0).permutation.tolist()
+
+
+def test_ddp_on_cpu_leaves_one_run_with_the_metrics_of_one_process(tmp_path: Path) -> None:
+    """Two gloo processes share the data; the synced test metrics are those of the best
+    checkpoint tested in a single process, and only one run folder is made."""
+    folder = make_idx_dir(tmp_path / "idx")
+    out = tmp_path / "run"
+    done = cli(
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        f"task.data_dir={folder}",
+        "task.val_size=40",
+        "task.batch_size=20",
+        "task.eval_batch_size=25",
+        "model=gru",
+        "model.hidden_size=16",
+        "trainer.max_epochs=2",
+        "callbacks.progress=null",
+        f"hydra.run.dir={out}",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["idx", "run"]
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["status"] == "completed" and saved["test_samples"] == 60
+    cfg = run_config(out)
+    with open_dict(cfg):
+        cfg.trainer.update(strategy="auto", devices=1, use_distributed_sampler=True)
+    task, module, trainer = build(cfg)
+    alone = checkpoint_metrics(trainer, task, module, saved["best_checkpoint"])
+    assert alone["test_samples"] == 60
+    assert alone["test_acc"] == pytest.approx(saved["test_acc"])
+    assert alone["test_loss"] == pytest.approx(saved["test_loss"], rel=1e-5)

@@ -63,8 +63,10 @@ class SequenceClassifier(L.LightningModule):
         loss = self.criterion(logits, y)
         if log:
             metrics(logits, y)
-            # Lightning's defaults: per step while training, per epoch in validation and test.
-            self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y))
+            # Lightning's defaults: per step while training, per epoch in validation and test,
+            # where under DDP the processes' losses are averaged (torchmetrics syncs itself).
+            sync = stage != "train"
+            self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(y), sync_dist=sync)
             self.log_dict(metrics, prog_bar=True, batch_size=len(y))
         return loss
 

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import hydra
 import lightning as L
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
@@ -71,7 +72,8 @@ def test_checkpoint(
 ) -> dict[str, Any]:
     """The task's test keys for metrics.json, from the weights in `ckpt_path` (or as they are)."""
     tested = trainer.test(module, datamodule=task, ckpt_path=ckpt_path, verbose=False)
-    return {**task.test_metrics(tested), "test_samples": module.test_samples}
+    samples = trainer.strategy.reduce(torch.tensor(float(module.test_samples)), reduce_op="sum")
+    return {**task.test_metrics(tested), "test_samples": int(samples)}
 
 
 def fit_and_test(
@@ -95,14 +97,17 @@ def fit_and_test(
         "best_checkpoint": best,
         "status": "completed",
     }
-    write_metrics(out, metrics)
+    # Under DDP every process gets here with the same synced metrics; the first one writes.
+    if trainer.is_global_zero:
+        write_metrics(out, metrics)
     preds = trainer.predict(module, datamodule=task)
-    report = task.format_predictions(preds, metrics)
-    (out / "predictions.txt").write_text(report)
-    print(report, end="")
     final = {"hp/test_acc": metrics["test_acc"], "hp/val_acc": metrics["val_acc"] or 0.0}
     log_hparams(trainer.loggers, cfg, final)
-    draw_figures(out, trainer.loggers, metrics["model"], task.figures(preds, metrics))
+    if trainer.is_global_zero:
+        report = task.format_predictions(preds, metrics)
+        (out / "predictions.txt").write_text(report)
+        print(report, end="")
+        draw_figures(out, trainer.loggers, metrics["model"], task.figures(preds, metrics))
     return metrics
 
 

@@ -1,19 +1,13 @@
 """What every task shares: its shape facts for the model, fast batch loaders, test-set reports."""
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import lightning as L
 import torch
 from matplotlib.figure import Figure
-from torch.utils.data import (
-    BatchSampler,
-    DataLoader,
-    Sampler,
-    SequentialSampler,
-    TensorDataset,
-)
+from torch.utils.data import BatchSampler, DataLoader, Sampler, TensorDataset
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -25,26 +19,30 @@ def seeded_generator(seed: int, index: int) -> torch.Generator:
 
 
 class EpochShuffle(Sampler[int]):
-    """A new order every epoch, drawn from `seeded_generator`."""
+    """A new order every epoch, drawn from `seeded_generator`. With several processes each
+    takes every world-th index of the same order, cut to a multiple of the world size so
+    that all take the same number of steps."""
 
-    def __init__(self, size: int, seed: int, epoch: Callable[[], int]) -> None:
-        self.size, self.seed, self.epoch = size, seed, epoch
+    def __init__(
+        self, size: int, seed: int, epoch: Callable[[], int], shard: tuple[int, int] = (0, 1)
+    ) -> None:
+        self.size, self.seed, self.epoch, self.shard = size, seed, epoch, shard
 
     def __len__(self) -> int:
-        return self.size
+        return self.size // self.shard[1]
 
     def __iter__(self) -> Iterator[int]:
-        generator = seeded_generator(self.seed, self.epoch())
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        rank, world = self.shard
+        order = torch.randperm(self.size, generator=seeded_generator(self.seed, self.epoch()))
+        return iter(order[: len(self) * world][rank::world].tolist())
 
 
 def batch_loader(
-    tensors: tuple[torch.Tensor, ...], batch_size: int, order: Sampler[int] | None = None
+    tensors: tuple[torch.Tensor, ...], batch_size: int, order: Iterable[int]
 ) -> DataLoader:
     """Cut batches from tensors already in memory with one gather each, no per-sample collate."""
-    dataset = TensorDataset(*tensors)
-    batches = BatchSampler(order or SequentialSampler(dataset), batch_size, drop_last=False)
-    return DataLoader(dataset, sampler=batches, batch_size=None)
+    batches = BatchSampler(order, batch_size, drop_last=False)
+    return DataLoader(TensorDataset(*tensors), sampler=batches, batch_size=None)
 
 
 def per_test_set(results: list[dict[str, float]]) -> list[dict[str, float]]:
@@ -82,6 +80,12 @@ class SequenceTask(L.LightningDataModule):
 
     def current_epoch(self) -> int:
         return self.trainer.current_epoch if self.trainer is not None else 0
+
+    def shard(self) -> tuple[int, int]:
+        """(rank, world size): under DDP each process reads its own share of every split."""
+        if self.trainer is None:
+            return 0, 1
+        return self.trainer.global_rank, self.trainer.world_size
 
     def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """metrics.json's test keys (`test_acc`, ...) from Lightning's results of one test set."""

@@ -192,20 +192,27 @@ class ImageRows(SequenceTask):
             }
 
     def train_dataloader(self) -> DataLoader:
-        order = EpochShuffle(len(self.splits["train"][1]), self.seed, self.current_epoch)
+        size = len(self.splits["train"][1])
+        order = EpochShuffle(size, self.seed, self.current_epoch, self.shard())
         return batch_loader(self.splits["train"], self.batch_size, order)
 
     def val_dataloader(self) -> DataLoader:
-        return batch_loader(self.splits["val"], self.eval_batch_size)
+        return self.eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.splits["test"], self.eval_batch_size)
+        return self.eval_loader("test")
+
+    def eval_loader(self, split: str) -> DataLoader:
+        """In order; under DDP each process takes every world-th image."""
+        rank, world = self.shard()
+        order = range(rank, len(self.splits[split][1]), world)
+        return batch_loader(self.splits[split], self.eval_batch_size, order)
 
     def predict_dataloader(self) -> DataLoader:
         """The first test images, the ones predictions.txt shows."""
         images, labels = self.splits["test"]
         n = self.num_examples
-        return batch_loader((images[:n], labels[:n]), n)
+        return batch_loader((images[:n], labels[:n]), n, range(n))
 
     def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Scale on the device, the uint8 copy being a quarter of the float one: to [0, 1], or

@@ -15,7 +15,9 @@ VAL, TEST = 1, 2  # offsets to the run's seed, so each fixed set has a stream of
 
 
 class EpochBatches(IterableDataset):
-    """Whole batches drawn fresh each epoch from `seeded_generator(seed, epoch)`."""
+    """Whole batches drawn fresh each epoch from `seeded_generator(seed, epoch)`. Under DDP
+    every process draws the same stream and keeps every world-th batch, so the epoch's data
+    is the single process's, whatever the number of processes."""
 
     def __init__(
         self,
@@ -23,21 +25,21 @@ class EpochBatches(IterableDataset):
         num_batches: int,
         seed: int,
         epoch: Callable[[], int],
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.draw, self.num_batches, self.seed, self.epoch = draw, num_batches, seed, epoch
+        self.shard = shard
 
     def __len__(self) -> int:
-        return self.num_batches
+        return self.num_batches // self.shard[1]
 
     def __iter__(self) -> Iterator[Batch]:
+        rank, world = self.shard
         generator = seeded_generator(self.seed, self.epoch())
-        for _ in range(self.num_batches):
-            yield self.draw(generator)
-
-
-def batches_loader(batches: list[Batch]) -> DataLoader:
-    """Serve ready-made batches (of different sequence lengths, say) one by one."""
-    return DataLoader(batches, batch_size=None)
+        for index in range(len(self) * world):
+            batch = self.draw(generator)
+            if index % world == rank:
+                yield batch
 
 
 class SyntheticTask(SequenceTask):
@@ -87,15 +89,25 @@ class SyntheticTask(SequenceTask):
 
     def train_dataloader(self) -> DataLoader:
         num_batches = -(-self.train_size // self.batch_size)
-        batches = EpochBatches(self.draw_train, num_batches, self.seed, self.current_epoch)
+        batches = EpochBatches(
+            self.draw_train, num_batches, self.seed, self.current_epoch, self.shard()
+        )
         return DataLoader(batches, batch_size=None)
+
+    def batches_loader(self, batches: list[Batch]) -> DataLoader:
+        """Serve ready-made batches (of different sequence lengths, say) one by one; under DDP
+        each process serves every world-th sequence of each, so none is left without data."""
+        rank, world = self.shard()
+        return DataLoader([(x[rank::world], y[rank::world]) for x, y in batches], batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         sets = [self.fixed_set(VAL, n, self.val_size) for n in self.val_lens]
-        return batches_loader([batch for batches in sets for batch in batches])
+        return self.batches_loader([batch for batches in sets for batch in batches])
 
     def test_dataloader(self) -> list[DataLoader]:
-        return [batches_loader(self.fixed_set(TEST, n, self.test_size)) for n in self.test_lens]
+        return [
+            self.batches_loader(self.fixed_set(TEST, n, self.test_size)) for n in self.test_lens
+        ]
 
     def examples(self) -> list[Batch]:
         """The first few test sequences of every length, the ones predictions.txt shows."""
@@ -103,7 +115,7 @@ class SyntheticTask(SequenceTask):
         return [(x[: self.num_examples], y[: self.num_examples]) for x, y in firsts]
 
     def predict_dataloader(self) -> DataLoader:
-        return batches_loader(self.examples())
+        return DataLoader(self.examples(), batch_size=None)  # whole on every process
 
     def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         """One line per example sequence, then the task's summary lines."""
