@@ -164,7 +164,12 @@ def peak_rss_of_a_run() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
 
 
-QUIET = ("trainer.limit_val_batches=0", "callbacks.checkpoint=null", "trainer.accelerator=cpu")
+QUIET = (
+    "+trainer.limit_val_batches=0",
+    "callbacks.checkpoint=null",
+    "trainer.accelerator=cpu",
+    "trainer.max_epochs=1",
+)
 
 
 def image_row(cell: str, rounds: int) -> str:
