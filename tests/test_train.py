@@ -99,6 +99,7 @@ def test_a_run_leaves_its_files(run_cfg, model: str, capsys) -> None:
     assert len(events.Scalars("train/loss")) == 2 * 10  # 200 samples / batch 20, two epochs
     assert len(events.Scalars("val/acc")) == 2
     assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(saved["test_acc"])
+    assert saved["selected_by"] == {"val/acc": saved["val_acc"]}
     assert set(events.Tags()["images"]) == {"figures/curves", "figures/predictions"}
     assert_png(out / "figures" / "curves.png")
     assert_png(out / "figures" / "predictions.png")
@@ -353,6 +354,8 @@ def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: 
         "task.batch_size=50",
         "model=gru",
         "model.hidden_size=4",
+        "callbacks.checkpoint.monitor=val/loss",
+        "callbacks.checkpoint.mode=min",
         "trainer.max_epochs=1",
         "trainer.accelerator=cpu",
         "callbacks.progress=null",
@@ -360,6 +363,9 @@ def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: 
     )
     metrics = train(cfg)
     assert METRIC_KEYS | SYNTHETIC_KEYS[task] <= set(metrics)
+    # chosen by validation loss, the run still reports validation accuracy as val_acc
+    assert list(metrics["selected_by"]) == ["val/loss"]
+    assert metrics["val_acc"] != metrics["selected_by"]["val/loss"]
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
     lines = (tmp_path / "predictions.txt").read_text().splitlines()
     if task == "recall":

@@ -85,7 +85,9 @@ def fit_and_test(
     train_time = time.perf_counter() - started
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_path if checkpoint else ""
-    val_acc = checkpoint.best_model_score if best else trainer.callback_metrics.get("val/acc")
+    selected = {checkpoint.monitor: float(checkpoint.best_model_score)} if best else {}
+    # The best val/acc when it chose the checkpoint, else (say, by val/loss) the last epoch's.
+    val_acc = selected.get("val/acc", trainer.callback_metrics.get("val/acc"))
     metrics = {
         **describe(cfg),
         "num_params": sum(p.numel() for p in module.net.parameters()),
@@ -95,6 +97,7 @@ def fit_and_test(
         "train_time_s": train_time,
         "sec_per_epoch": sum(module.epoch_seconds) / max(len(module.epoch_seconds), 1),
         "best_checkpoint": best,
+        "selected_by": selected,
         "status": "completed",
     }
     # Under DDP every process gets here with the same synced metrics; the first one writes.
