@@ -419,3 +419,29 @@ def test_ddp_on_cpu_leaves_one_run_with_the_metrics_of_one_process(tmp_path: Pat
     assert alone["test_samples"] == 60
     assert alone["test_acc"] == pytest.approx(saved["test_acc"])
     assert alone["test_loss"] == pytest.approx(saved["test_loss"], rel=1e-5)
+
+
+def test_gradients_are_clipped_and_the_schedule_steps_each_epoch(run_cfg) -> None:
+    """The module takes its own optimizer steps: trainer.gradient_clip_val still bounds them,
+    and the cosine schedule still moves once an epoch."""
+    cfg = run_cfg(
+        "optim=sgd",
+        "optim.lr=1.0",
+        "trainer.gradient_clip_val=0.001",
+        "+trainer.limit_train_batches=1",
+        "trainer.max_epochs=1",
+        "scheduler=none",
+        name="clipped",
+    )
+    task, module, trainer = build(cfg)
+    before = torch.cat([p.detach().flatten().clone() for p in module.net.parameters()])
+    trainer.fit(module, datamodule=task)
+    after = torch.cat([p.detach().flatten() for p in module.net.parameters()])
+    assert 0 < torch.linalg.vector_norm(after - before) <= 0.001 + 1e-6  # lr 1 x clipped grad
+
+    cfg = run_cfg("trainer.max_epochs=3", name="schedule")
+    train(cfg)
+    events = EventAccumulator(str(Path(cfg.output_dir) / "tensorboard"))
+    events.Reload()
+    rates = [e.value for e in events.Scalars("lr-Adam")]
+    assert rates == pytest.approx([0.002, 0.0015, 0.0005])  # cosine over 3 epochs
