@@ -31,7 +31,6 @@ from seqnets.runs import describe
 # digit at position 2 by a vanilla RNN.
 MNIST_REFERENCE = {"rnn": 0.9309, "lstm": 0.9698, "gru": 0.9680, "birnn": 0.9475}
 RECALL_REFERENCE = {2: 0.16, 5: 0.30, 10: 0.96}
-LENGTH_KEYS = {"test_exact_by_bits": "exact match", "test_acc_by_len": "accuracy"}
 
 
 @dataclass
@@ -215,7 +214,8 @@ def task_figures(task: str, runs: list[Run], keys: list[str]) -> dict[str, Figur
             "test accuracy": {n: r.metrics["test_acc"] for n, r in names.items()},
             "seconds per epoch": {n: r.metrics["sec_per_epoch"] for n, r in names.items()},
         }
-        reference = {n: r.reference() for n, r in names.items() if r.reference() is not None}
+        references = {n: r.reference() for n, r in names.items()}
+        reference = {n: value for n, value in references.items() if value is not None}
         figures[f"{task}_accuracy_time"] = bars_figure(task, panels, reference)
     return figures
 
