@@ -51,6 +51,11 @@ def assert_png(path: Path) -> None:
         assert image.convert("L").getextrema()[0] < 128  # some ink on the white page
 
 
+def toy_data(folder: Path) -> list[str]:
+    """Overrides that point a run at the toy IDX files in `folder`, cut small for a test."""
+    return [f"task.data_dir={folder}", "task.val_size=40", "task.batch_size=20"]
+
+
 @pytest.fixture
 def idx_dir(tmp_path: Path) -> Path:
     return make_idx_dir(tmp_path / "idx")
@@ -75,9 +80,7 @@ def run_cfg(compose_cfg: Callable[..., DictConfig], idx_dir: Path, tmp_path: Pat
         out = tmp_path / name
         out.mkdir()
         return compose_cfg(
-            f"task.data_dir={idx_dir}",
-            "task.val_size=40",
-            "task.batch_size=20",
+            *toy_data(idx_dir),
             "task.eval_batch_size=50",
             "model.hidden_size=16",
             "trainer.max_epochs=2",

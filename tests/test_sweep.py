@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_idx_dir
+from conftest import make_idx_dir, toy_data
 from test_train import cli
 
 from seqnets.sweep import job_status
@@ -23,9 +23,7 @@ def test_cli_sweep_runs_past_a_bad_job_and_sums_up(tmp_path: Path) -> None:
     done = cli(
         "-m",
         "model.hidden_size=8,0,4",
-        f"task.data_dir={folder}",
-        "task.val_size=40",
-        "task.batch_size=20",
+        *toy_data(folder),
         "model=gru",
         "debug=fast",
         f"hydra.sweep.dir={sweep}",
@@ -61,9 +59,7 @@ def test_cli_two_job_multirun_completes_with_a_folder_each(
         "-m",
         *launcher,
         "model=rnn,gru",
-        f"task.data_dir={folder}",
-        "task.val_size=40",
-        "task.batch_size=20",
+        *toy_data(folder),
         "debug=fast",
         f"hydra.sweep.dir={sweep}",
         cwd=tmp_path,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FASHION_DIR, MNIST_TEST, assert_png, make_idx_dir, write_split
+from conftest import FASHION_DIR, MNIST_TEST, assert_png, make_idx_dir, toy_data, write_split
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -303,9 +303,7 @@ def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
     folder = make_idx_dir(tmp_path / "idx")
     run = tmp_path / "run"
     args = [
-        f"task.data_dir={folder}",
-        "task.val_size=40",
-        "task.batch_size=20",
+        *toy_data(folder),
         "model=gru",
         "model.hidden_size=8",
         "trainer.max_epochs=60",
@@ -396,9 +394,7 @@ def test_ddp_on_cpu_leaves_one_run_with_the_metrics_of_one_process(tmp_path: Pat
     done = cli(
         "trainer=ddp",
         "trainer.accelerator=cpu",
-        f"task.data_dir={folder}",
-        "task.val_size=40",
-        "task.batch_size=20",
+        *toy_data(folder),
         "task.eval_batch_size=25",
         "model=gru",
         "model.hidden_size=16",
