@@ -418,8 +418,8 @@ def test_ddp_on_cpu_leaves_one_run_with_the_metrics_of_one_process(tmp_path: Pat
 
 
 def test_gradients_are_clipped_and_the_schedule_steps_each_epoch(run_cfg) -> None:
-    """The module takes its own optimizer steps: trainer.gradient_clip_val still bounds them,
-    and the cosine schedule still moves once an epoch."""
+    """trainer.gradient_clip_val bounds the steps of the fused optimizers, and the cosine
+    schedule moves once an epoch."""
     cfg = run_cfg(
         "optim=sgd",
         "optim.lr=1.0",
@@ -441,3 +441,19 @@ def test_gradients_are_clipped_and_the_schedule_steps_each_epoch(run_cfg) -> Non
     events.Reload()
     rates = [e.value for e in events.Scalars("lr-Adam")]
     assert rates == pytest.approx([0.002, 0.0015, 0.0005])  # cosine over 3 epochs
+
+
+def test_a_cpu_run_does_not_look_for_gpus_at_every_step(run_cfg, monkeypatch) -> None:
+    """Lightning's NVML-based GPU check, repeated by torch's optimizers at every step, is off
+    once a run is built for the CPU."""
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    probes: list[int] = []
+    monkeypatch.setattr(torch.cuda, "_raw_device_count_nvml", lambda: probes.append(1) or -1)
+    _, module, _ = build(run_cfg(name="cpu"))
+    probes.clear()
+    optimizer = torch.optim.Adam(module.parameters(), fused=True)
+    for p in module.parameters():
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    optimizer.step()
+    assert probes == []

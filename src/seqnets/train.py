@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +46,11 @@ def build(cfg: DictConfig) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if trainer.strategy.root_device.type != "cuda":
+        # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
+        # step: on a machine without a GPU that loads the library each time (0.1 ms a step).
+        # torch's plain check asks once.
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
     return task, module, trainer
 
 
