@@ -60,6 +60,7 @@ RULES = [
     Rule("optim.lr", lambda v: is_number(v) and v > 0, "a number > 0"),
     Rule("optim.weight_decay", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.momentum", lambda v: is_number(v) and v >= 0, "a number >= 0"),
+    Rule("optim.fused", one_of(None, True, False), "true, false or null"),
     Rule("optim.l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("task.input_size", at_least(1), "an integer >= 1"),
     Rule("task.num_classes", at_least(2), "an integer >= 2"),
@@ -98,8 +99,19 @@ RULES = [
 def relations(cfg: DictConfig) -> None:
     """Rules between fields: recall needs k <= min_len <= max_len and every extra test length
     >= k; pixel orders feed one input per step; only the vanilla RNN has a nonlinearity to
-    choose."""
+    choose; a fused optimizer unscales 16-bit gradients itself, too late to clip them."""
     task, model = cfg.get("task") or {}, cfg.get("model") or {}
+    trainer, optim = cfg.get("trainer") or {}, cfg.get("optim") or {}
+    if (
+        str(trainer.get("precision")) in ("16", "16-mixed")
+        and trainer.get("gradient_clip_val")
+        and optim.get("fused")
+    ):
+        raise UserError(
+            f"trainer.gradient_clip_val={trainer.gradient_clip_val} with "
+            f"trainer.precision={trainer.precision}: set optim.fused=false to clip 16-bit "
+            "gradients, or use trainer.precision=bf16-mixed"
+        )
     if "min_len" in task and task.min_len > task.max_len:
         raise UserError(
             f"task.min_len={task.min_len} > task.max_len={task.max_len}: need min_len <= max_len"
