@@ -6,7 +6,9 @@
   (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>.
 
 for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and (a) against its own bare loop for the
-recall task at hidden 5. Also the peak resident memory of a whole Fashion-MNIST LSTM run.
+recall task at hidden 5, where Lightning's own floor is timed too: the least LightningModule
+(a training step) in `Trainer(barebones=True)`. Also the peak resident memory of a whole
+Fashion-MNIST LSTM run.
 
     python benchmarks/bench.py [--rounds 3] [--out benchmarks/RESULTS.md]   # make bench
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
@@ -64,25 +67,67 @@ def seqnets_epoch(cfg: DictConfig) -> Epoch:
     return epoch
 
 
+def model_and_optimizer(cfg: DictConfig) -> tuple[nn.Module, torch.optim.Optimizer]:
+    """The configured net and optimizer (fused or not), as seqnets builds them."""
+    model = RecurrentNet(**{k: v for k, v in cfg.model.items() if k != "_target_"})
+    settings = {k: v for k, v in cfg.optim.items() if k != "l2_penalty"}
+    return model, instantiate(settings, params=model.parameters())
+
+
+def loss_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    logits = model(x)
+    return F.cross_entropy(logits.transpose(1, 2) if logits.dim() == 3 else logits, y)
+
+
 def bare_epoch(
     cfg: DictConfig, batches: Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]
 ) -> Epoch:
-    """(b): the same model and optimizer (fused or not, as configured) stepping through ready
-    batches for as many epochs as (a); nothing else."""
-    model = RecurrentNet(**{k: v for k, v in cfg.model.items() if k != "_target_"})
-    settings = {k: v for k, v in cfg.optim.items() if k != "l2_penalty"}
-    optimizer = instantiate(settings, params=model.parameters())
-    loss_fn = nn.CrossEntropyLoss()
+    """(b): the same model and optimizer stepping through ready batches for as many epochs
+    as (a); nothing else."""
+    model, optimizer = model_and_optimizer(cfg)
 
     def epoch() -> float:
         started = time.perf_counter()
         for _ in range(cfg.trainer.max_epochs):
             for x, y in batches():
                 optimizer.zero_grad()
-                logits = model(x)
-                loss_fn(logits.transpose(1, 2) if logits.dim() == 3 else logits, y).backward()
+                loss_of(model, x, y).backward()
                 optimizer.step()
         return (time.perf_counter() - started) / cfg.trainer.max_epochs
+
+    return epoch
+
+
+class Floor(L.LightningModule):
+    """The least a LightningModule can be: the same model and optimizer, a training step."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        super().__init__()
+        self.net, self.optimizer = model_and_optimizer(cfg)
+        self.epoch_seconds: list[float] = []
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return loss_of(self.net, *batch)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return self.optimizer
+
+    def on_train_epoch_start(self) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_epoch_end(self) -> None:
+        self.epoch_seconds.append(time.perf_counter() - self.started)
+
+
+def floor_epoch(cfg: DictConfig) -> Epoch:
+    """What Lightning alone costs: `Floor` in a Trainer with everything that costs time off."""
+    task, module = instantiate(cfg.task), Floor(cfg)
+    epochs = cfg.trainer.max_epochs
+
+    def epoch() -> float:
+        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", barebones=True)
+        trainer.fit(module, train_dataloaders=task.train_dataloader())
+        return statistics.mean(module.epoch_seconds[-epochs:])
 
     return epoch
 
@@ -124,33 +169,32 @@ def reference_epoch(cell: str, hidden: int, lr: float) -> Epoch:
     rnn = CELLS[cell](28, hidden, batch_first=True)
     head = nn.Linear(hidden, 10)
     optimizer = torch.optim.Adam([*rnn.parameters(), *head.parameters()], lr=lr)
-    loss_fn = nn.CrossEntropyLoss()
 
     def epoch() -> float:
         started = time.perf_counter()
         for x, y in loader:
             optimizer.zero_grad()
             out, _ = rnn(x.squeeze(1))
-            loss_fn(head(out[:, -1]), y).backward()
+            F.cross_entropy(head(out[:, -1]), y).backward()
             optimizer.step()
         return time.perf_counter() - started
 
     return epoch
 
 
-def alternate(contenders: dict[str, Epoch], rounds: int) -> dict[str, float]:
-    """Median seconds per epoch of each, the contenders taking turns round by round, and the
-    median over rounds of each one's ratio to the first two (`a/b`, `a/c`): a ratio of
-    neighbouring turns, so a machine that slows down for a while moves both of its terms."""
+def alternate(contenders: dict[str, Epoch], rounds: int) -> dict[str, list[float]]:
+    """Seconds per epoch of each contender in each round, the contenders taking turns."""
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, epoch in contenders.items():
             times[name].append(epoch())
-    result = {name: statistics.median(values) for name, values in times.items()}
-    for name in list(contenders)[1:]:
-        ratios = [a / other for a, other in zip(times["a"], times[name], strict=True)]
-        result[f"a/{name}"] = statistics.median(ratios)
-    return result
+    return times
+
+
+def ratio(times: dict[str, list[float]], x: str, y: str) -> float:
+    """The median over rounds of x/y within each round: neighbouring turns, so a machine that
+    slows down for a while moves both terms."""
+    return statistics.median(a / b for a, b in zip(times[x], times[y], strict=True))
 
 
 def peak_rss_of_a_run() -> float:
@@ -190,18 +234,33 @@ def image_row(cell: str, rounds: int) -> str:
         "b": bare_epoch(cfg, image_batches(cfg)),
         "c": reference_epoch(cell, cfg.model.hidden_size, cfg.optim.lr),
     }
-    t = alternate(contenders, rounds)
+    times = alternate(contenders, rounds)
+    a, b, c = (statistics.median(times[name]) for name in "abc")
     return (
-        f"| {cell.upper()}-128, Fashion-MNIST, batch 100 | {t['a']:.2f} | {t['b']:.2f} | "
-        f"{t['c']:.2f} | {t['a/b']:.2f} | {t['a/c']:.2f} |"
+        f"| {cell.upper()}-128, Fashion-MNIST, batch 100 | {a:.2f} | {b:.2f} | {c:.2f} | "
+        f"{ratio(times, 'a', 'b'):.2f} | {ratio(times, 'a', 'c'):.2f} |"
     )
 
 
-def recall_row(rounds: int) -> str:
-    """An epoch is only 100 small steps, so each turn takes 5 epochs."""
+def recall_rows(rounds: int) -> tuple[str, str]:
+    """The recall row, and a line on Lightning's floor. An epoch is only 100 small steps, so
+    each turn takes 5 epochs."""
     cfg = config("task=recall", "model=rnn", "model.hidden_size=5", "trainer.max_epochs=5", *QUIET)
-    t = alternate({"a": seqnets_epoch(cfg), "b": bare_epoch(cfg, drawn_batches(cfg))}, rounds)
-    return f"| recall, RNN-5, lengths 3-10 | {t['a']:.3f} | {t['b']:.3f} | | {t['a/b']:.2f} | |"
+    contenders = {
+        "a": seqnets_epoch(cfg),
+        "b": bare_epoch(cfg, drawn_batches(cfg)),
+        "floor": floor_epoch(cfg),
+    }
+    times = alternate(contenders, rounds)
+    a, b, floor = (statistics.median(times[name]) for name in contenders)
+    row = f"| recall, RNN-5, lengths 3-10 | {a:.3f} | {b:.3f} | | {ratio(times, 'a', 'b'):.2f} | |"
+    line = (
+        f"Lightning's own floor on the recall workload (a LightningModule with only a training "
+        f"step, in `Trainer(barebones=True)`): {floor:.3f} s per epoch, "
+        f"{ratio(times, 'floor', 'b'):.2f} x the bare loop; seqnets takes "
+        f"{ratio(times, 'a', 'floor'):.2f} x the floor."
+    )
+    return row, line
 
 
 def main() -> None:
@@ -213,10 +272,12 @@ def main() -> None:
         "| workload | a: seqnets s/epoch | b: bare loop | c: DataLoader loop | a/b | a/c |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for workload in ("recall", "lstm", "gru", "rnn"):
-        row = recall_row(args.rounds) if workload == "recall" else image_row(workload, args.rounds)
-        lines.append(row)
-        print(row, flush=True)
+    recall, floor = recall_rows(args.rounds)
+    print(recall, floor, sep="\n", flush=True)
+    lines.append(recall)
+    for cell in ("lstm", "gru", "rnn"):
+        lines.append(image_row(cell, args.rounds))
+        print(lines[-1], flush=True)
     rss = peak_rss_of_a_run()
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     header = [
@@ -226,7 +287,12 @@ def main() -> None:
         f"{args.rounds} alternating rounds; written by `make bench` (benchmarks/bench.py).",
         "",
     ]
-    footer = ["", f"Peak resident memory of a one-epoch Fashion-MNIST LSTM run: {rss:.2f} GB"]
+    footer = [
+        "",
+        floor,
+        "",
+        f"Peak resident memory of a one-epoch Fashion-MNIST LSTM run: {rss:.2f} GB",
+    ]
     args.out.write_text("\n".join(header + lines + footer) + "\n")
     print(footer[-1])
 
