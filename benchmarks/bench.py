@@ -283,8 +283,9 @@ def main() -> None:
     header = [
         "# Benchmark results",
         "",
-        f"{datetime.date.today()}, {machine}, torch {torch.__version__}, median of "
-        f"{args.rounds} alternating rounds; written by `make bench` (benchmarks/bench.py).",
+        f"{datetime.date.today()}, {machine}, torch {torch.__version__}, {args.rounds} "
+        "alternating rounds: seconds are medians, ratios the median of each round's own "
+        "ratio; written by `make bench` (benchmarks/bench.py).",
         "",
     ]
     footer = [
