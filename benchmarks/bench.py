@@ -1,6 +1,6 @@
 """Seconds per training epoch, measured side by side in one run (rounds alternate a, b, c):
 
-  (a) seqnets: one epoch through Trainer.fit with the shipped config (logger, progress bar,
+  (a) seqnets: epochs through Trainer.fit with the shipped config (logger, progress bar,
       last checkpoint, learning-rate monitor; validation off, as in b and c),
   (b) the floor: a bare PyTorch loop, the identical model and optimizer, over tensors in memory,
   (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>.
