@@ -1,14 +1,14 @@
-"""Seconds per training epoch, measured side by side in one run (rounds alternate a, b, c):
+"""Seconds per training epoch, measured side by side in one run (rounds alternate a, b, c, f):
 
   (a) seqnets: epochs through Trainer.fit with the shipped config (logger, progress bar,
       last checkpoint, learning-rate monitor; validation off, as in b and c),
-  (b) the floor: a bare PyTorch loop, the identical model and optimizer, over tensors in memory,
-  (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>.
+  (b) a bare PyTorch loop: the identical model and optimizer over tensors in memory,
+  (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>,
+  (f) Lightning's own floor: the least LightningModule (a training step) with the same model,
+      optimizer and data module, in `Trainer(barebones=True)`,
 
-for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and (a) against its own bare loop for the
-recall task at hidden 5, where Lightning's own floor is timed too: the least LightningModule
-(a training step) in `Trainer(barebones=True)`. Also the peak resident memory of a whole
-Fashion-MNIST LSTM run.
+for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and (a), (b) and (f) for the recall task
+at hidden 5. Also the peak resident memory of a whole Fashion-MNIST LSTM run.
 
     python benchmarks/bench.py [--rounds 3] [--out benchmarks/RESULTS.md]   # make bench
 """
@@ -120,13 +120,13 @@ class Floor(L.LightningModule):
 
 
 def floor_epoch(cfg: DictConfig) -> Epoch:
-    """What Lightning alone costs: `Floor` in a Trainer with everything that costs time off."""
+    """(f): what Lightning alone costs, `Floor` in a Trainer with everything that costs time off."""
     task, module = instantiate(cfg.task), Floor(cfg)
     epochs = cfg.trainer.max_epochs
 
     def epoch() -> float:
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", barebones=True)
-        trainer.fit(module, train_dataloaders=task.train_dataloader())
+        trainer.fit(module, datamodule=task)
         return statistics.mean(module.epoch_seconds[-epochs:])
 
     return epoch
@@ -221,6 +221,16 @@ def peak_rss_of_a_run() -> float:
 QUIET = ("+trainer.limit_val_batches=0", "callbacks.checkpoint=null", "trainer.accelerator=cpu")
 
 
+def row(workload: str, times: dict[str, list[float]]) -> str:
+    """A table row: each contender's median seconds per epoch, then the ratios."""
+    seconds = [f"{statistics.median(times[n]):.3f}" if n in times else "" for n in "abcf"]
+    ratios = [
+        f"{ratio(times, x, y):.2f}" if x in times and y in times else ""
+        for x, y in (("a", "b"), ("a", "c"), ("f", "b"))
+    ]
+    return "| " + " | ".join([workload, *seconds, *ratios]) + " |"
+
+
 def image_row(cell: str, rounds: int) -> str:
     cfg = config(
         "task=fashion_mnist",
@@ -233,34 +243,20 @@ def image_row(cell: str, rounds: int) -> str:
         "a": seqnets_epoch(cfg),
         "b": bare_epoch(cfg, image_batches(cfg)),
         "c": reference_epoch(cell, cfg.model.hidden_size, cfg.optim.lr),
+        "f": floor_epoch(cfg),
     }
-    times = alternate(contenders, rounds)
-    a, b, c = (statistics.median(times[name]) for name in "abc")
-    return (
-        f"| {cell.upper()}-128, Fashion-MNIST, batch 100 | {a:.2f} | {b:.2f} | {c:.2f} | "
-        f"{ratio(times, 'a', 'b'):.2f} | {ratio(times, 'a', 'c'):.2f} |"
-    )
+    return row(f"{cell.upper()}-128, Fashion-MNIST, batch 100", alternate(contenders, rounds))
 
 
-def recall_rows(rounds: int) -> tuple[str, str]:
-    """The recall row, and a line on Lightning's floor. An epoch is only 100 small steps, so
-    each turn takes 5 epochs."""
+def recall_row(rounds: int) -> str:
+    """An epoch is only 100 small steps, so each turn takes 5 epochs."""
     cfg = config("task=recall", "model=rnn", "model.hidden_size=5", "trainer.max_epochs=5", *QUIET)
     contenders = {
         "a": seqnets_epoch(cfg),
         "b": bare_epoch(cfg, drawn_batches(cfg)),
-        "floor": floor_epoch(cfg),
+        "f": floor_epoch(cfg),
     }
-    times = alternate(contenders, rounds)
-    a, b, floor = (statistics.median(times[name]) for name in contenders)
-    row = f"| recall, RNN-5, lengths 3-10 | {a:.3f} | {b:.3f} | | {ratio(times, 'a', 'b'):.2f} | |"
-    line = (
-        f"Lightning's own floor on the recall workload (a LightningModule with only a training "
-        f"step, in `Trainer(barebones=True)`): {floor:.3f} s per epoch, "
-        f"{ratio(times, 'floor', 'b'):.2f} x the bare loop; seqnets takes "
-        f"{ratio(times, 'a', 'floor'):.2f} x the floor."
-    )
-    return row, line
+    return row("recall, RNN-5, lengths 3-10", alternate(contenders, rounds))
 
 
 def main() -> None:
@@ -269,14 +265,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args()
     lines = [
-        "| workload | a: seqnets s/epoch | b: bare loop | c: DataLoader loop | a/b | a/c |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| workload | a: seqnets s/epoch | b: bare loop | c: DataLoader loop | "
+        "f: Lightning floor | a/b | a/c | f/b |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    recall, floor = recall_rows(args.rounds)
-    print(recall, floor, sep="\n", flush=True)
-    lines.append(recall)
-    for cell in ("lstm", "gru", "rnn"):
-        lines.append(image_row(cell, args.rounds))
+    for workload in ("recall", "lstm", "gru", "rnn"):
+        lines.append(
+            recall_row(args.rounds) if workload == "recall" else image_row(workload, args.rounds)
+        )
         print(lines[-1], flush=True)
     rss = peak_rss_of_a_run()
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
@@ -288,12 +284,7 @@ def main() -> None:
         "ratio; written by `make bench` (benchmarks/bench.py).",
         "",
     ]
-    footer = [
-        "",
-        floor,
-        "",
-        f"Peak resident memory of a one-epoch Fashion-MNIST LSTM run: {rss:.2f} GB",
-    ]
+    footer = ["", f"Peak resident memory of a one-epoch Fashion-MNIST LSTM run: {rss:.2f} GB"]
     args.out.write_text("\n".join(header + lines + footer) + "\n")
     print(footer[-1])
 
