@@ -27,7 +27,7 @@ def evaluate(run: Path, ckpt_path: str | None = None) -> dict[str, Any]:
     return metrics
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="evaluate")
+@hydra.main(version_base="1.3", config_path="pkg://seqnets.conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
     with one_line_errors():
         print(json.dumps(evaluate(Path(cfg.run), cfg.ckpt_path), indent=2))

@@ -34,7 +34,7 @@ def predict(run: Path, text: str, ckpt_path: str | None = None) -> str:
         return task.describe(module(x).softmax(1))
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path="pkg://seqnets.conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with one_line_errors():
         print(predict(Path(cfg.run), str(cfg.input), cfg.ckpt_path))

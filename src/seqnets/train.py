@@ -198,7 +198,7 @@ def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return previous
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path="pkg://seqnets.conf", config_name="train")
 def main(cfg: DictConfig) -> float:
     """Hydra's entry: returns the best validation accuracy for sweepers that optimise it.
 

@@ -66,7 +66,11 @@ RULES = [
     Rule("task.num_classes", at_least(2), "an integer >= 2"),
     Rule("task.batch_size", at_least(1), "an integer >= 1"),
     Rule("task.eval_batch_size", at_least(1), "an integer >= 1"),
-    Rule("task.val_size", at_least(1), "an integer >= 1"),
+    Rule(
+        "task.val_size",
+        lambda v: at_least(1)(v) or (isinstance(v, float) and 0 < v < 1),
+        "an integer >= 1, or a share in (0, 1) of an image task's training files",
+    ),
     Rule("task.train_size", at_least(1), "an integer >= 1"),
     Rule("task.test_size", at_least(1), "an integer >= 1"),
     Rule("task.num_examples", at_least(1), "an integer >= 1"),
@@ -111,6 +115,11 @@ def relations(cfg: DictConfig) -> None:
             f"trainer.gradient_clip_val={trainer.gradient_clip_val} with "
             f"trainer.precision={trainer.precision}: set optim.fused=false to clip 16-bit "
             "gradients, or use trainer.precision=bf16-mixed"
+        )
+    if "dataset" not in task and isinstance(task.get("val_size"), float):
+        raise UserError(
+            f"task.val_size={task.val_size}: {task.get('name')} draws its validation sets, so "
+            "it takes a number of sequences per length, an integer >= 1"
         )
     if "min_len" in task and task.min_len > task.max_len:
         raise UserError(

@@ -30,6 +30,13 @@ FILES: dict[str, Callable[[str], torch.Tensor]] = {
     "t10k-images-idx3-ubyte": read_image_file,
     "t10k-labels-idx1-ubyte": read_label_file,
 }
+# Where the files are looked for when task.data_dir is null: MNIST ships with seqnets
+# (CC BY-SA 3.0; data/mnist/README.md), Fashion-MNIST comes with Debian's
+# dataset-fashion-mnist; failing those, torchvision downloads into data/.
+KNOWN_DIRS = {
+    "MNIST": Path(__file__).resolve().parents[1] / "data" / "mnist",
+    "FashionMNIST": Path("/usr/share/datasets/fashion-mnist"),
+}
 SIDE = 28  # MNIST and Fashion-MNIST images are 28 x 28
 ORDERS = ("row", "pixel", "permuted")
 # What torchvision's IDX readers raise on a corrupt or truncated file, and gzip on a broken archive.
@@ -59,8 +66,8 @@ class ImageRows(SequenceTask):
         self,
         name: str,
         dataset: str,
-        data_dir: str = "data",
-        val_size: int = 5000,
+        data_dir: str | None = None,
+        val_size: int | float = 1 / 12,
         split_seed: int = 0,
         seed: int = 0,
         normalize: bool = False,
@@ -85,15 +92,18 @@ class ImageRows(SequenceTask):
             SIDE * SIDE, generator=seeded_generator(permutation_seed, 0)
         )
         self.dataset = DATASETS[dataset]
-        self.data_dir = Path(data_dir).expanduser().absolute()
+        self.given_dir = data_dir is not None
+        self.data_dir = Path(data_dir or "data").expanduser().absolute()
         self.val_size = val_size
         self.split_seed, self.seed, self.normalize = split_seed, seed, normalize
         self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.pixel_stats = (0.0, 255.0)
 
     def folders(self) -> list[Path]:
-        """Where the files may lie: data_dir itself, or torchvision's own layout below it."""
-        return [self.data_dir, self.data_dir / self.dataset.__name__ / "raw"]
+        """Where the files may lie: data_dir itself, or torchvision's own layout below it;
+        without a data_dir, first where seqnets or Debian keeps the data set."""
+        known = [] if self.given_dir else [KNOWN_DIRS[self.dataset.__name__]]
+        return [*known, self.data_dir, self.data_dir / self.dataset.__name__ / "raw"]
 
     def find_files(self) -> dict[str, Path] | None:
         """The four IDX files from the first folder that holds all of them, .gz or not."""
@@ -163,14 +173,11 @@ class ImageRows(SequenceTask):
                     f"{files[f'{split}-labels-idx1-ubyte']} has {len(labels)} labels"
                 )
         train_x, train_y = tensors["train-images-idx3-ubyte"], tensors["train-labels-idx1-ubyte"]
-        if not 0 < self.val_size < len(train_x):
-            raise UserError(
-                f"task.val_size={self.val_size}: must be between 1 and {len(train_x) - 1}"
-            )
+        val_size = self.validation_count(len(train_x))
         order = torch.randperm(
             len(train_x), generator=torch.Generator().manual_seed(self.split_seed)
         )
-        val, train = order[: self.val_size], order[self.val_size :]
+        val, train = order[:val_size], order[val_size:]
         if self.normalize:
             pixels = train_x[train].float()
             self.pixel_stats = (pixels.mean().item(), pixels.std().item())
@@ -180,6 +187,17 @@ class ImageRows(SequenceTask):
             "test": (tensors["t10k-images-idx3-ubyte"], tensors["t10k-labels-idx1-ubyte"]),
         }
         self.move_to_accelerator()
+
+    def validation_count(self, available: int) -> int:
+        """`val_size` as a number of training images: a count, or a share of them (the default,
+        a twelfth: 5,000 of MNIST's 60,000), so a smaller data set keeps a fitting split."""
+        count = self.val_size if isinstance(self.val_size, int) else round(self.val_size * available)
+        if not 0 < count < available:
+            raise UserError(
+                f"task.val_size={self.val_size}: {count} of the {available} training images; "
+                f"must leave between 1 and {available - 1} for validation"
+            )
+        return count
 
     def move_to_accelerator(self) -> None:
         """On a GPU the whole uint8 data set (a few tens of MB) lives there, so every batch is
