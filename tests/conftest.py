@@ -12,8 +12,10 @@ from lightning.pytorch import Callback
 from omegaconf import DictConfig
 from PIL import Image
 
+from seqnets.tasks.images import KNOWN_DIRS
+
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
-MNIST_TEST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist-test"
+MNIST_DIR = KNOWN_DIRS["MNIST"]  # the copy seqnets ships
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 

@@ -1,17 +1,20 @@
+import itertools
 from pathlib import Path
 
 import pytest
 from conftest import CONF_DIR
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from seqnets.models import RecurrentNet
+from seqnets.validation import validate
 
 GROUPS = {
     group.name: sorted(p.stem for p in group.glob("*.yaml"))
     for group in sorted(CONF_DIR.iterdir())
-    if group.is_dir() and group.name != "hydra"
+    if group.is_dir() and group.name not in ("hydra", "tuned", "__pycache__")
 }
 OPTIONS = [(group, option) for group, options in GROUPS.items() for option in options]
 
@@ -47,11 +50,46 @@ def test_every_model_option_builds(compose_cfg, option: str) -> None:
     assert net.rnn.hidden_size == 128
 
 
-def test_defaults_follow_the_reference_experiment(compose_cfg) -> None:
+def test_defaults_keep_the_reference_experiments_shape(compose_cfg) -> None:
     cfg = compose_cfg()
-    assert cfg.optim.lr == 0.002 and cfg.optim.l2_penalty == 0.0
+    assert cfg.optim.l2_penalty == 0.0
     assert cfg.model.hidden_size == 128 and cfg.model.num_layers == 1
     assert cfg.task.batch_size == 100 and cfg.trainer.max_epochs == 5
+
+
+# What the plain commands compose to: the task's settings, then the cell's on that task.
+TUNED = [
+    (["model=lstm"], {"optim.lr": 0.005, "task.normalize": True}),
+    (["model=bilstm"], {"optim.lr": 0.005, "task.normalize": True}),
+    (["model=rnn"], {"optim.lr": 0.002, "task.normalize": False, "trainer.gradient_clip_val": 1.0}),
+    (["model=birnn"], {"optim.lr": 0.002, "task.normalize": False}),
+    (["task=fashion_mnist", "model=gru"], {"optim.lr": 0.005, "task.normalize": True}),
+    (["task=fashion_mnist", "model=rnn"], {"optim.lr": 0.002, "task.normalize": False}),
+    (["task=recall", "model=gru"], {"callbacks.checkpoint.monitor": "val/loss"}),
+    (["task=adder", "model=rnn"], {"callbacks.checkpoint.monitor": "val/loss"}),
+    (["task=psmnist", "model=lstm"], {"optim.lr": 0.002, "task.normalize": False}),
+]
+
+
+@pytest.mark.parametrize(("overrides", "expected"), TUNED, ids=lambda v: " ".join(v))
+def test_plain_commands_bring_the_tasks_settings(compose_cfg, overrides, expected) -> None:
+    cfg = compose_cfg(*overrides)
+    assert {key: OmegaConf.select(cfg, key) for key in expected} == expected
+
+
+def test_the_command_line_wins_over_the_tasks_settings(compose_cfg) -> None:
+    cfg = compose_cfg("task=recall", "model=rnn", "optim.lr=0.5", "debug=fast")
+    assert cfg.optim.lr == 0.5 and cfg.trainer.max_epochs == 1
+
+
+@pytest.mark.parametrize("path", sorted((CONF_DIR / "tuned").glob("*/*.yaml")), ids=str)
+def test_every_tuned_file_names_a_task_and_a_model(path: Path) -> None:
+    """A misspelt name would never be chosen: the defaults list takes these as optional."""
+    if path.parent.name == "task":
+        assert path.stem in GROUPS["task"]
+    else:
+        task, model = path.stem.rsplit("_", 1)
+        assert task in GROUPS["task"] and model in GROUPS["model"]
 
 
 def test_unknown_option_fails_with_hydras_message(compose_cfg) -> None:
@@ -62,3 +100,26 @@ def test_unknown_option_fails_with_hydras_message(compose_cfg) -> None:
 def test_unknown_key_fails_with_hydras_message(compose_cfg) -> None:
     with pytest.raises(ConfigCompositionException, match="hiden_size"):
         compose_cfg("model.hiden_size=3")
+
+
+def preset_jobs() -> list[list[str]]:
+    """Every job of every preset in conf/experiment/, as the overrides Hydra's basic sweeper
+    gives it (the product of the swept values)."""
+    jobs = []
+    for path in sorted(CONF_DIR.glob("experiment/**/*.yaml")):
+        name = path.relative_to(CONF_DIR / "experiment").with_suffix("").as_posix()
+        params = OmegaConf.load(path).get("hydra", {}).get("sweeper", {}).get("params", {})
+        swept = [[f"{key}={v}" for v in str(values).split(",")] for key, values in params.items()]
+        jobs += [[f"experiment={name}", *combo] for combo in itertools.product(*swept)]
+    return jobs
+
+
+@pytest.mark.parametrize("overrides", preset_jobs(), ids=" ".join)
+def test_every_preset_job_composes_to_a_valid_config(overrides: list[str]) -> None:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    validate(cfg)
+    for override in overrides[1:]:
+        key, value = override.split("=")
+        chosen = cfg.hydra.runtime.choices[key] if key in GROUPS else OmegaConf.select(cfg, key)
+        assert str(chosen) == value

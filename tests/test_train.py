@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FASHION_DIR, MNIST_TEST, assert_png, make_idx_dir, toy_data, write_split
+from conftest import FASHION_DIR, MNIST_DIR, assert_png, make_idx_dir, toy_data, write_split
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -156,16 +156,15 @@ def test_csv_logger_and_no_logger(run_cfg) -> None:
     assert sorted(p.name for p in figures.iterdir()) == ["predictions.png"]  # no log, no curves
 
 
-@pytest.mark.skipif(not MNIST_TEST.is_dir(), reason="needs ../shared/data/mnist-test")
 def test_real_mnist_digits_are_learned(run_cfg, tmp_path: Path) -> None:
-    """Train on 8,000 of the real test digits and test on the other 2,000."""
+    """Train on 8,000 of the shipped test digits and test on the other 2,000."""
     import numpy as np
 
     from seqnets.tasks.images import read_idx, read_image_file, read_label_file
 
-    images = read_idx(MNIST_TEST / "t10k-images-idx3-ubyte.gz", read_image_file).numpy()
+    images = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz", read_image_file).numpy()
     labels = (
-        read_idx(MNIST_TEST / "t10k-labels-idx1-ubyte.gz", read_label_file).numpy().astype(np.uint8)
+        read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz", read_label_file).numpy().astype(np.uint8)
     )
     folder = tmp_path / "real"
     folder.mkdir()

@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import MNIST_TEST, make_idx_dir, write_idx, write_split
+from conftest import MNIST_DIR, make_idx_dir, write_idx, write_split
 from PIL import Image
 
 from seqnets.errors import UserError
-from seqnets.tasks.images import FILES, ImageRows
+from seqnets.tasks.images import FILES, KNOWN_DIRS, ImageRows
 
 
 def task(data_dir: Path, **kwargs) -> ImageRows:
@@ -146,14 +146,14 @@ def test_row_width_must_match_input_size(idx_dir: Path) -> None:
         task(idx_dir, input_size=10).setup()
 
 
-@pytest.mark.skipif(not MNIST_TEST.is_dir(), reason="needs ../shared/data/mnist-test")
-def test_real_mnist_test_set_loads(tmp_path: Path) -> None:
-    """The shared real digits, served as both splits, come out as the README describes them."""
-    for split in ("train", "t10k"):
-        for kind in ("images-idx3", "labels-idx1"):
-            shutil.copy(MNIST_TEST / f"t10k-{kind}-ubyte.gz", tmp_path / f"{split}-{kind}-ubyte.gz")
-    dm = task(tmp_path, val_size=1000)
+def test_shipped_mnist_loads_with_no_data_dir(offline: list[Path]) -> None:
+    """The real digits ship with seqnets: no folder given, nothing downloaded, the published
+    counts, and a validation split of a twelfth of the training files."""
+    dm = ImageRows("mnist", "MNIST", val_size=1 / 12)
+    dm.prepare_data()
     dm.setup()
+    assert offline == []
+    assert [len(dm.splits[s][1]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
     images, labels = dm.splits["test"]
     assert images.shape == (10_000, 28, 28)
     assert labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
@@ -242,3 +242,30 @@ def test_an_image_to_predict_is_read_in_the_trained_order(idx_dir: Path, tmp_pat
     assert x.shape == (1, 784, 1)
     expected = torch.from_numpy(pixels).flatten().float()[dm.permutation] / 255
     torch.testing.assert_close(x[0, :, 0], expected)
+
+
+def test_a_share_of_the_training_files_validates(tmp_path: Path) -> None:
+    dm = task(make_idx_dir(tmp_path, n_train=600), val_size=1 / 12)
+    dm.setup()
+    assert [len(dm.splits[s][1]) for s in ("train", "val")] == [550, 50]
+
+
+def test_a_share_that_leaves_no_training_images_is_refused(idx_dir: Path) -> None:
+    with pytest.raises(UserError, match=r"task.val_size=0.999: 240 of the 240 training images"):
+        task(idx_dir, val_size=0.999).setup()
+
+
+def test_a_given_data_dir_wins_over_the_shipped_copy(idx_dir: Path) -> None:
+    dm = task(idx_dir)
+    dm.setup()
+    assert len(dm.splits["test"][1]) == 60  # the toy set's, not MNIST's 10,000
+
+
+def test_a_damaged_shipped_file_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    shipped = tmp_path / "shipped"
+    shutil.copytree(MNIST_DIR, shipped)
+    damaged = shipped / "t10k-labels-idx1-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    monkeypatch.setitem(KNOWN_DIRS, "MNIST", shipped)
+    with pytest.raises(UserError, match=f"^{damaged}: corrupt or truncated IDX file"):
+        ImageRows("mnist", "MNIST").setup()
