@@ -63,15 +63,15 @@ def idx_dir(tmp_path: Path) -> Path:
     return make_idx_dir(tmp_path / "idx")
 
 
+def compose_train(*overrides: str) -> DictConfig:
+    """Compose conf/train.yaml with overrides, as the command line would."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
 @pytest.fixture
 def compose_cfg() -> Callable[..., DictConfig]:
-    """Compose conf/train.yaml with overrides, as the command line would."""
-
-    def _compose(*overrides: str) -> DictConfig:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            return compose("train", overrides=list(overrides))
-
-    return _compose
+    return compose_train
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import finished_run
-from PIL import Image
+from conftest import CONF_DIR, compose_train, finished_run
+from hydra import compose, initialize_config_dir
+from PIL import Image, ImageFilter
 
 from seqnets.errors import UserError
 from seqnets.predict import predict
-from seqnets.tasks.images import read_idx, read_image_file
+from seqnets.tasks.images import KNOWN_DIRS, read_idx, read_image_file, read_label_file
 
 
 def synthetic_run(compose_cfg, tmp_path: Path, task: str) -> Path:
@@ -44,6 +45,8 @@ def test_recall_predictions_match_the_runs_own(compose_cfg, tmp_path: Path) -> N
         predict(run, "4")
     with pytest.raises(UserError, match=r"^input='4 x 9': expected digits 0-9 separated by spaces"):
         predict(run, "4 x 9")
+    with pytest.raises(UserError, match=r"^save_input=seen.png: task recall reads text, not an"):
+        predict(run, "4 9 9", save_input="seen.png")
 
 
 def test_adder_predictions_match_the_runs_own(compose_cfg, tmp_path: Path) -> None:
@@ -73,6 +76,62 @@ def test_image_predictions_match_the_runs_own(run_cfg, idx_dir: Path, tmp_path: 
     big_rgb = tmp_path / "big.jpg"
     Image.fromarray(np.stack([np.kron(first, np.ones((3, 3), np.uint8))] * 3, -1)).save(big_rgb)
     assert re.match(r"Prediction: \d \(probability", predict(run, str(big_rgb)))
+    seen = tmp_path / "seen.png"
+    answer = predict(run, str(big_rgb), save_input=str(seen))
+    assert answer.splitlines()[2].startswith("Input: dark page kept; digit fitted into 20 x 20")
+    assert answer.splitlines()[3] == f"Saved as the model saw it: {seen}"
+    with Image.open(seen) as saved:
+        assert saved.size == (28, 28) and saved.mode == "L"
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(UserError, match=f"^input={tmp_path / 'bad.png'}: not a readable image"):
         predict(run, str(tmp_path / "bad.png"))
+
+
+def test_predict_has_a_save_input_key_off_by_default() -> None:
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("predict", overrides=["run=r", "input=i", "save_input=seen.png"])
+    assert cfg.save_input == "seen.png"
+
+
+@pytest.fixture(scope="module")
+def mnist_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain run of the default config (5 epochs of an LSTM on the shipped MNIST), trained
+    once for the tests that ask it about drawn digits."""
+    out = tmp_path_factory.mktemp("mnist")
+    overrides = ["trainer.accelerator=cpu", "callbacks.progress=null", "logger=none"]
+    return finished_run(compose_train(*overrides, f"output_dir={out}"))
+
+
+def on_white(digit: np.ndarray, size: int, corner: int, blur: float) -> Image.Image:
+    """A stored digit drawn black on a white 280 x 280 page, `size` pixels wide from
+    (`corner`, `corner`), its strokes blurred by `blur` pixels."""
+    page = Image.new("L", (280, 280), 255)
+    drawn = Image.fromarray(255 - digit).resize((size, size), Image.Resampling.BICUBIC)
+    page.paste(drawn, (corner, corner))
+    return page.filter(ImageFilter.GaussianBlur(blur))
+
+
+def predicted_digit(run: Path, image: Image.Image, path: Path) -> int:
+    image.save(path)
+    return int(predict(run, str(path)).split()[1])
+
+
+@pytest.mark.realdata
+def test_digits_drawn_as_people_draw_them_are_read(mnist_run: Path, tmp_path: Path) -> None:
+    """The first ten test digits, black on white at 280 x 280, and half that size a quarter of
+    the page off-centre with blurred strokes, are read as the trained model reads MNIST."""
+    digits = read_idx(KNOWN_DIRS["MNIST"] / "t10k-images-idx3-ubyte.gz", read_image_file)[:10]
+    labels = read_idx(KNOWN_DIRS["MNIST"] / "t10k-labels-idx1-ubyte.gz", read_label_file)[:10]
+    drawings = {
+        "centred": lambda digit: on_white(digit, 280, 0, 0),
+        "shifted and blurred": lambda digit: on_white(digit, 140, 140, 3),
+    }
+    for name, draw in drawings.items():
+        preds = [predicted_digit(mnist_run, draw(d.numpy()), tmp_path / "d.png") for d in digits]
+        right = sum(p == t for p, t in zip(preds, labels.tolist(), strict=True))
+        assert right >= 9, f"{name}: {preds} for {labels.tolist()}"
+    stored = [
+        predicted_digit(mnist_run, Image.fromarray(d.numpy()), tmp_path / "d.png") for d in digits
+    ]
+    shown = (mnist_run / "predictions.txt").read_text().splitlines()[0].split()[1:]
+    assert stored == [int(p) for p in shown], "stored digits: the run's own predictions"

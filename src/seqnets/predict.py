@@ -3,6 +3,7 @@
 python -m seqnets.predict run=<run folder> input="4 9 9"      # recall
 python -m seqnets.predict run=<run folder> input=1011+0110    # addition
 python -m seqnets.predict run=<run folder> input=digit.png    # MNIST-style
+python -m seqnets.predict run=<run folder> input=digit.png save_input=seen.png  # what it saw
 """
 
 from pathlib import Path
@@ -18,8 +19,11 @@ from seqnets.runs import run_checkpoint, run_config
 from seqnets.tasks.base import SequenceTask
 
 
-def predict(run: Path, text: str, ckpt_path: str | None = None) -> str:
-    """The task's own reading of the model's answer for `text`."""
+def predict(
+    run: Path, text: str, ckpt_path: str | None = None, save_input: str | None = None
+) -> str:
+    """The task's own reading of the model's answer for `text`; `save_input` keeps the input
+    the model was given (an image's 28 x 28 pixels), so a person can check what it saw."""
     task: SequenceTask = instantiate(run_config(run).task)
     checkpoint = run_checkpoint(run, ckpt_path)
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
@@ -29,15 +33,18 @@ def predict(run: Path, text: str, ckpt_path: str | None = None) -> str:
         checkpoint, map_location="cpu", weights_only=True
     )
     x = task.encode(text)
+    if save_input is not None:
+        task.save_input(Path(save_input))
     module.eval()
     with torch.inference_mode():
-        return task.describe(module(x).softmax(1))
+        answer = task.describe(module(x).softmax(1))
+    return answer if save_input is None else f"{answer}\nSaved as the model saw it: {save_input}"
 
 
 @hydra.main(version_base="1.3", config_path="pkg://seqnets.conf", config_name="predict")
 def main(cfg: DictConfig) -> None:
     with one_line_errors():
-        print(predict(Path(cfg.run), str(cfg.input), cfg.ckpt_path))
+        print(predict(Path(cfg.run), str(cfg.input), cfg.ckpt_path, cfg.save_input))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
 import torch
 from matplotlib.figure import Figure
 from torch.utils.data import BatchSampler, DataLoader, Sampler, TensorDataset
+
+from seqnets.errors import UserError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -108,3 +111,7 @@ class SequenceTask(L.LightningDataModule):
     def describe(self, probs: torch.Tensor) -> str:
         """What the class probabilities (classes in dim 1) for that input mean for this task."""
         raise NotImplementedError
+
+    def save_input(self, path: Path) -> None:
+        """Write the last encoded input as the model saw it; only image tasks have one."""
+        raise UserError(f"save_input={path}: task {self.name} reads text, not an image")
