@@ -191,7 +191,9 @@ class ImageRows(SequenceTask):
     def validation_count(self, available: int) -> int:
         """`val_size` as a number of training images: a count, or a share of them (the default,
         a twelfth: 5,000 of MNIST's 60,000), so a smaller data set keeps a fitting split."""
-        count = self.val_size if isinstance(self.val_size, int) else round(self.val_size * available)
+        count = (
+            self.val_size if isinstance(self.val_size, int) else round(self.val_size * available)
+        )
         if not 0 < count < available:
             raise UserError(
                 f"task.val_size={self.val_size}: {count} of the {available} training images; "
