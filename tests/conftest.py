@@ -61,15 +61,15 @@ def idx_dir(tmp_path: Path) -> Path:
     return make_idx_dir(tmp_path / "idx")
 
 
+def compose_train(*overrides: str) -> DictConfig:
+    """Compose conf/train.yaml with overrides, as the command line would."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose("train", overrides=list(overrides))
+
+
 @pytest.fixture
 def compose_cfg() -> Callable[..., DictConfig]:
-    """Compose conf/train.yaml with overrides, as the command line would."""
-
-    def _compose(*overrides: str) -> DictConfig:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-            return compose("train", overrides=list(overrides))
-
-    return _compose
+    return compose_train
 
 
 @pytest.fixture
@@ -92,6 +92,21 @@ def run_cfg(compose_cfg: Callable[..., DictConfig], idx_dir: Path, tmp_path: Pat
         )
 
     return _cfg
+
+
+def recall_cfg(compose_cfg: Callable[..., DictConfig], out: Path) -> DictConfig:
+    """A tiny recall run (200 training sequences, hidden size 4, two epochs) writing to `out`."""
+    out.mkdir()
+    return compose_cfg(
+        "task=recall",
+        "task.train_size=200",
+        "task.test_size=40",
+        "model.hidden_size=4",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "callbacks.progress=null",
+        f"output_dir={out}",
+    )
 
 
 class InterruptAt(Callback):

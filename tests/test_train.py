@@ -272,11 +272,10 @@ def test_interrupted_then_resumed_equals_uninterrupted(run_cfg) -> None:
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
-def test_resume_refuses_a_folder_without_a_run(tmp_path: Path) -> None:
+def test_resume_refuses_a_folder_without_a_run(tmp_path: Path, compose_cfg) -> None:
     with pytest.raises(UserError, match=f"^resume={tmp_path}: not a run folder"):
         resumed(OmegaConf.create({"resume": str(tmp_path)}), [])
-    (tmp_path / ".hydra").mkdir()
-    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    save_like_hydra(compose_cfg(f"output_dir={tmp_path}"), tmp_path)
     with pytest.raises(UserError, match="no checkpoints/last.ckpt"):
         resumed(OmegaConf.create({"resume": str(tmp_path)}), [])
     (tmp_path / "checkpoints").mkdir()

@@ -21,13 +21,11 @@ from seqnets.tasks.base import SequenceTask
 def predict(run: Path, text: str, ckpt_path: str | None = None) -> str:
     """The task's own reading of the model's answer for `text`."""
     task: SequenceTask = instantiate(run_config(run).task)
-    checkpoint = run_checkpoint(run, ckpt_path)
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    _, saved = run_checkpoint(run, ckpt_path)
     if type(task).__qualname__ in saved:
         task.load_state_dict(saved[type(task).__qualname__])
-    module = SequenceClassifier.load_from_checkpoint(
-        checkpoint, map_location="cpu", weights_only=True
-    )
+    module = SequenceClassifier(**saved["hyper_parameters"])
+    module.load_state_dict(saved["state_dict"])
     x = task.encode(text)
     module.eval()
     with torch.inference_mode():

@@ -21,7 +21,7 @@ from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
-from seqnets.runs import describe
+from seqnets.runs import describe, read_checkpoint, saved_config
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
@@ -162,6 +162,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = None
     try:
         validate(cfg)
+        if cfg.get("ckpt_path"):
+            read_checkpoint(cfg.ckpt_path)
         L.seed_everything(cfg.seed, workers=True)
         task, module, trainer = build(cfg)
         return fit_and_test(cfg, out, trainer, task, module)
@@ -177,11 +179,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint;
-    `overrides` are the command line's, which must say nothing else."""
+    `overrides` are the command line's, which must say nothing else. Both files are checked
+    here, before train() would record a failure in the run's metrics.json."""
     run = Path(cfg.resume)
-    saved, last = run / ".hydra" / "config.yaml", run / "checkpoints" / "last.ckpt"
-    if not saved.is_file():
-        raise UserError(f"resume={run}: not a run folder (no .hydra/config.yaml in it)")
+    previous, last = saved_config(run, "resume"), run / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise UserError(
             f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
@@ -193,7 +194,7 @@ def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
             f"resume={run} takes the run's own config, so {' '.join(others)} would be ignored; "
             f"to change it, start a new run with ckpt_path={last}"
         )
-    previous = OmegaConf.load(saved)
+    read_checkpoint(last)
     previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
     return previous
 
