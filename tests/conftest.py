@@ -1,6 +1,8 @@
 """Shared fixtures: tiny IDX data sets written on the spot, and in-process runs of train."""
 
 import gzip
+import os
+import signal
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -94,7 +96,7 @@ def run_cfg(compose_cfg: Callable[..., DictConfig], idx_dir: Path, tmp_path: Pat
     return _cfg
 
 
-def recall_cfg(compose_cfg: Callable[..., DictConfig], out: Path) -> DictConfig:
+def recall_cfg(compose_cfg: Callable[..., DictConfig], out: Path, *overrides: str) -> DictConfig:
     """A tiny recall run (200 training sequences, hidden size 4, two epochs) writing to `out`."""
     out.mkdir()
     return compose_cfg(
@@ -106,6 +108,7 @@ def recall_cfg(compose_cfg: Callable[..., DictConfig], out: Path) -> DictConfig:
         "trainer.accelerator=cpu",
         "callbacks.progress=null",
         f"output_dir={out}",
+        *overrides,
     )
 
 
@@ -117,7 +120,17 @@ class InterruptAt(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise KeyboardInterrupt
+            self.stop()
+
+    def stop(self) -> None:
+        raise KeyboardInterrupt
+
+
+class KillAt(InterruptAt):
+    """SIGKILL at a given epoch and batch: no handler runs, no logger is flushed or closed."""
+
+    def stop(self) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def finished_run(cfg: DictConfig) -> Path:

@@ -8,13 +8,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FASHION_DIR, MNIST_TEST, assert_png, make_idx_dir, toy_data, write_split
+from conftest import (
+    FASHION_DIR,
+    MNIST_TEST,
+    assert_png,
+    finished_run,
+    make_idx_dir,
+    recall_cfg,
+    toy_data,
+    write_split,
+)
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError
+from seqnets.logs import read_curves
 from seqnets.runs import run_config
 from seqnets.train import build, resumed, train
 from seqnets.train import test_checkpoint as checkpoint_metrics
@@ -296,6 +306,52 @@ def test_ctrl_c_in_the_first_epoch_says_there_is_nothing_to_resume(run_cfg, caps
     )
     assert (out / "checkpoints" / "interrupted.ckpt").is_file()
     assert "nothing to resume: run it again" in capsys.readouterr().err
+
+
+def stop_mid_run(cfg: DictConfig, stop: str) -> None:
+    """Run `cfg` until epoch 1, batch 3: Ctrl-C in process, or SIGKILL in a process of its own
+    (nothing flushed or closed: only what the checkpoints made the loggers write survives)."""
+    save_like_hydra(cfg, Path(cfg.output_dir))
+    with open_dict(cfg):
+        cfg.callbacks.interrupt = {"_target_": f"conftest.{stop}", "epoch": 1, "batch": 3}
+    if stop == "InterruptAt":
+        with pytest.raises(SystemExit):
+            train(cfg)
+        return
+    saved = Path(cfg.output_dir) / "killed.yaml"
+    OmegaConf.save(cfg, saved)
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); from omegaconf import "
+        f"OmegaConf; from seqnets.train import train; train(OmegaConf.load({str(saved)!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    saved.unlink()
+
+
+@pytest.mark.parametrize(
+    ("logger", "stop"),
+    [("tensorboard", "InterruptAt"), ("tensorboard", "KillAt"), ("csv", "KillAt")],
+)
+def test_a_resumed_run_keeps_the_whole_runs_curves(compose_cfg, tmp_path, logger, stop) -> None:
+    """Stopped in epoch 1 of 3, having logged steps past last.ckpt's, then resumed: the curves
+    read back (with TensorBoard's reader, or from metrics.csv) are the uninterrupted run's,
+    every step once and in order, and figures/curves.png is drawn again from them."""
+    settings = ("task.batch_size=20", "trainer.max_epochs=3", "trainer.log_every_n_steps=1")
+    cfgs = [recall_cfg(compose_cfg, tmp_path / n, *settings, f"logger={logger}") for n in "wc"]
+    whole, cut = finished_run(cfgs[0]), Path(cfgs[1].output_dir)
+    stop_mid_run(cfgs[1], stop)
+    last_step = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    before = read_curves(cut)
+    assert [s for s, _ in before["train/loss"]][: last_step + 1] == list(range(last_step + 1))
+    (cut / "figures" / "curves.png").unlink(missing_ok=True)
+
+    train(resumed(OmegaConf.create({"resume": str(cut)}), [f"resume={cut}"]))
+    curves = read_curves(cut)
+    assert curves == read_curves(whole)
+    assert [s for s, _ in curves["train/loss"]] == list(range(30))
+    assert [s for s, _ in curves["val/acc"]] == [9, 19, 29]
+    assert_png(cut / "figures" / "curves.png")
 
 
 def test_cli_sigterm_then_resume(tmp_path: Path) -> None:

@@ -122,7 +122,11 @@ class SequenceClassifier(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep torch's random state (dropout masks) and the epoch times, so a resumed run
-        draws what the uninterrupted one would have and reports the whole run's timing."""
+        draws what the uninterrupted one would have and reports the whole run's timing; and
+        write out what the loggers hold, so a run killed after this checkpoint has every step
+        up to it on disk (a resumed run logs only the steps after it)."""
+        for logger in self.trainer.loggers:
+            logger.save()
         checkpoint["torch_rng_state"] = torch.get_rng_state()
         if torch.cuda.is_available():
             checkpoint["cuda_rng_states"] = torch.cuda.get_rng_state_all()

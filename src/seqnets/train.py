@@ -34,8 +34,11 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-def build(cfg: DictConfig) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
-    """Instantiate the task, the module and the trainer with its callbacks and loggers."""
+def build(
+    cfg: DictConfig, purge_step: int | None = None
+) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
+    """Instantiate the task, the module and the trainer with its callbacks and loggers; a run
+    that continues from step `purge_step` has its loggers replace what they hold from there."""
     task: SequenceTask = instantiate(cfg.task)
     module = SequenceClassifier(
         model=plain(cfg.model),
@@ -44,7 +47,8 @@ def build(cfg: DictConfig) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]
         scheduler=plain(cfg.scheduler) or None,
     )
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
-    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
+    purge = {} if purge_step is None else {"purge_step": purge_step}
+    loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     if trainer.strategy.root_device.type != "cuda":
         # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
@@ -162,10 +166,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = None
     try:
         validate(cfg)
-        if cfg.get("ckpt_path"):
-            read_checkpoint(cfg.ckpt_path)
+        start = read_checkpoint(cfg.ckpt_path).get("global_step") if cfg.get("ckpt_path") else None
         L.seed_everything(cfg.seed, workers=True)
-        task, module, trainer = build(cfg)
+        task, module, trainer = build(cfg, purge_step=start)
         return fit_and_test(cfg, out, trainer, task, module)
     except BaseException as err:
         if interrupted(err, trainer):
