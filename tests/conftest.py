@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
@@ -124,6 +125,18 @@ class InterruptAt(Callback):
 
     def stop(self) -> None:
         raise KeyboardInterrupt
+
+
+class PoisonAt(Callback):
+    """Make the model's first weight NaN before a given training step, as a blow-up would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.net.parameters()).fill_(float("nan"))
 
 
 class KillAt(InterruptAt):

@@ -244,6 +244,22 @@ def test_divergence_stops_with_epoch_step_and_a_hint(compose_cfg, tmp_path: Path
     assert saved["status"] == "diverged" and "gradient_clip_val" in saved["error"]
 
 
+@pytest.mark.parametrize(("every", "caught"), [(5, 4), (50, 9)])
+def test_divergence_is_caught_where_the_loss_is_read(compose_cfg, tmp_path, every, caught) -> None:
+    """NaN weights from step 2 on: the loss is read, and the run stopped, at the first step the
+    logger writes, or at the epoch's last (step 9 of 10) when that comes first; the steps in
+    between never wait to read it."""
+    cfg = recall_cfg(
+        compose_cfg, tmp_path / "run", "task.batch_size=20", f"trainer.log_every_n_steps={every}"
+    )
+    with open_dict(cfg):
+        cfg.callbacks.poison = {"_target_": "conftest.PoisonAt", "step": 2}
+    with pytest.raises(Diverged, match=f"^loss became nan at epoch 0, step {caught}; lower"):
+        train(cfg)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "diverged"
+    assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+
+
 def save_like_hydra(cfg, out: Path) -> None:
     (out / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
