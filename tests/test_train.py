@@ -25,8 +25,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError
 from seqnets.logs import read_curves
-from seqnets.runs import run_config
-from seqnets.train import build, resumed, train
+from seqnets.runs import read_checkpoint, run_config
+from seqnets.train import AtomicCheckpointIO, build, resumed, train
 from seqnets.train import test_checkpoint as checkpoint_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -406,6 +406,39 @@ def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
     )
     finished = json.loads((run / "metrics.json").read_text())
     assert finished["status"] == "completed" and finished["epochs"] == 60
+
+
+def test_a_kill_while_a_checkpoint_is_written_leaves_the_last_one_whole(run_cfg) -> None:
+    """The trainer saves through AtomicCheckpointIO; a process SIGKILLed with half of a new
+    last.ckpt written (Lightning's writer slowed to stop there) leaves the old one loadable."""
+    assert isinstance(build(run_cfg())[2].strategy.checkpoint_io, AtomicCheckpointIO)
+    last = Path(run_cfg(name="kill").output_dir) / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint(
+        {"state_dict": {"w": torch.ones(50_000)}, "hyper_parameters": {}}, last
+    )
+    code = f"""
+import io, threading, torch
+from lightning.fabric.plugins.io import torch_io
+from seqnets.train import AtomicCheckpointIO
+
+def half_then_hang(checkpoint, path):
+    data = io.BytesIO()
+    torch.save(checkpoint, data)
+    with open(path, "wb") as file:
+        file.write(data.getvalue()[: len(data.getvalue()) // 2])
+        file.flush()
+        print("writing", flush=True)
+        threading.Event().wait()
+
+torch_io._atomic_save = half_then_hang
+new = {{"state_dict": {{"w": torch.zeros(50_000)}}, "hyper_parameters": {{}}}}
+AtomicCheckpointIO().save_checkpoint(new, {str(last)!r})
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    assert torch.equal(read_checkpoint(last)["state_dict"]["w"], torch.ones(50_000))
 
 
 SYNTHETIC_KEYS = {

@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
@@ -34,6 +35,20 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's saver, then one rename over the checkpoint: a kill while it writes leaves
+    the previous checkpoint whole. (Lightning's own writes through a file in /tmp and, when
+    that is another filesystem, copies it into place, where a kill leaves half a file.)"""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        super().save_checkpoint(checkpoint, partial, storage_options)
+        os.replace(partial, target)
+
+
 def build(
     cfg: DictConfig, purge_step: int | None = None
 ) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
@@ -49,7 +64,9 @@ def build(
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     purge = {} if purge_step is None else {"purge_step": purge_step}
     loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     if trainer.strategy.root_device.type != "cuda":
         # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
         # step: on a machine without a GPU that loads the library each time (0.12 ms a step).
