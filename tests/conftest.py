@@ -1,12 +1,15 @@
 """Shared fixtures: tiny IDX data sets written on the spot, and in-process runs of train."""
 
 import gzip
+import os
+import signal
 import struct
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch import Callback
 from omegaconf import DictConfig
@@ -96,6 +99,22 @@ def run_cfg(compose_cfg: Callable[..., DictConfig], idx_dir: Path, tmp_path: Pat
     return _cfg
 
 
+def recall_cfg(compose_cfg: Callable[..., DictConfig], out: Path, *overrides: str) -> DictConfig:
+    """A tiny recall run (200 training sequences, hidden size 4, two epochs) writing to `out`."""
+    out.mkdir()
+    return compose_cfg(
+        "task=recall",
+        "task.train_size=200",
+        "task.test_size=40",
+        "model.hidden_size=4",
+        "trainer.max_epochs=2",
+        "trainer.accelerator=cpu",
+        "callbacks.progress=null",
+        f"output_dir={out}",
+        *overrides,
+    )
+
+
 class InterruptAt(Callback):
     """Press Ctrl-C at a given epoch and batch, as a user would."""
 
@@ -104,7 +123,29 @@ class InterruptAt(Callback):
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            raise KeyboardInterrupt
+            self.stop()
+
+    def stop(self) -> None:
+        raise KeyboardInterrupt
+
+
+class PoisonAt(Callback):
+    """Make the model's first weight NaN before a given training step, as a blow-up would."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.net.parameters()).fill_(float("nan"))
+
+
+class KillAt(InterruptAt):
+    """SIGKILL at a given epoch and batch: no handler runs, no logger is flushed or closed."""
+
+    def stop(self) -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def finished_run(cfg: DictConfig) -> Path:

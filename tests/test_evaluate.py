@@ -2,24 +2,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import finished_run
+from conftest import finished_run, recall_cfg
 
 from seqnets.errors import UserError
 from seqnets.evaluate import evaluate
-
-
-def recall_cfg(compose_cfg, out: Path):
-    out.mkdir()
-    return compose_cfg(
-        "task=recall",
-        "task.train_size=200",
-        "task.test_size=40",
-        "model.hidden_size=4",
-        "trainer.max_epochs=2",
-        "trainer.accelerator=cpu",
-        "callbacks.progress=null",
-        f"output_dir={out}",
-    )
 
 
 @pytest.mark.parametrize("task", ["mnist", "recall"])

@@ -8,15 +8,25 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FASHION_DIR, MNIST_DIR, assert_png, make_idx_dir, toy_data, write_split
+from conftest import (
+    FASHION_DIR,
+    MNIST_DIR,
+    assert_png,
+    finished_run,
+    make_idx_dir,
+    recall_cfg,
+    toy_data,
+    write_split,
+)
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError
-from seqnets.runs import run_config
-from seqnets.train import build, resumed, train
+from seqnets.logs import read_curves
+from seqnets.runs import read_checkpoint, run_config
+from seqnets.train import AtomicCheckpointIO, build, resumed, train
 from seqnets.train import test_checkpoint as checkpoint_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,6 +243,22 @@ def test_divergence_stops_with_epoch_step_and_a_hint(compose_cfg, tmp_path: Path
     assert saved["status"] == "diverged" and "gradient_clip_val" in saved["error"]
 
 
+@pytest.mark.parametrize(("every", "caught"), [(5, 4), (50, 9)])
+def test_divergence_is_caught_where_the_loss_is_read(compose_cfg, tmp_path, every, caught) -> None:
+    """NaN weights from step 2 on: the loss is read, and the run stopped, at the first step the
+    logger writes, or at the epoch's last (step 9 of 10) when that comes first; the steps in
+    between never wait to read it."""
+    cfg = recall_cfg(
+        compose_cfg, tmp_path / "run", "task.batch_size=20", f"trainer.log_every_n_steps={every}"
+    )
+    with open_dict(cfg):
+        cfg.callbacks.poison = {"_target_": "conftest.PoisonAt", "step": 2}
+    with pytest.raises(Diverged, match=f"^loss became nan at epoch 0, step {caught}; lower"):
+        train(cfg)
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["status"] == "diverged"
+    assert not (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
+
+
 def save_like_hydra(cfg, out: Path) -> None:
     (out / ".hydra").mkdir(parents=True, exist_ok=True)
     OmegaConf.save(cfg, out / ".hydra" / "config.yaml")
@@ -271,11 +297,10 @@ def test_interrupted_then_resumed_equals_uninterrupted(run_cfg) -> None:
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
-def test_resume_refuses_a_folder_without_a_run(tmp_path: Path) -> None:
+def test_resume_refuses_a_folder_without_a_run(tmp_path: Path, compose_cfg) -> None:
     with pytest.raises(UserError, match=f"^resume={tmp_path}: not a run folder"):
         resumed(OmegaConf.create({"resume": str(tmp_path)}), [])
-    (tmp_path / ".hydra").mkdir()
-    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 1\n")
+    save_like_hydra(compose_cfg(f"output_dir={tmp_path}"), tmp_path)
     with pytest.raises(UserError, match="no checkpoints/last.ckpt"):
         resumed(OmegaConf.create({"resume": str(tmp_path)}), [])
     (tmp_path / "checkpoints").mkdir()
@@ -296,6 +321,52 @@ def test_ctrl_c_in_the_first_epoch_says_there_is_nothing_to_resume(run_cfg, caps
     )
     assert (out / "checkpoints" / "interrupted.ckpt").is_file()
     assert "nothing to resume: run it again" in capsys.readouterr().err
+
+
+def stop_mid_run(cfg: DictConfig, stop: str) -> None:
+    """Run `cfg` until epoch 1, batch 3: Ctrl-C in process, or SIGKILL in a process of its own
+    (nothing flushed or closed: only what the checkpoints made the loggers write survives)."""
+    save_like_hydra(cfg, Path(cfg.output_dir))
+    with open_dict(cfg):
+        cfg.callbacks.interrupt = {"_target_": f"conftest.{stop}", "epoch": 1, "batch": 3}
+    if stop == "InterruptAt":
+        with pytest.raises(SystemExit):
+            train(cfg)
+        return
+    saved = Path(cfg.output_dir) / "killed.yaml"
+    OmegaConf.save(cfg, saved)
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); from omegaconf import "
+        f"OmegaConf; from seqnets.train import train; train(OmegaConf.load({str(saved)!r}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    saved.unlink()
+
+
+@pytest.mark.parametrize(
+    ("logger", "stop"),
+    [("tensorboard", "InterruptAt"), ("tensorboard", "KillAt"), ("csv", "KillAt")],
+)
+def test_a_resumed_run_keeps_the_whole_runs_curves(compose_cfg, tmp_path, logger, stop) -> None:
+    """Stopped in epoch 1 of 3, having logged steps past last.ckpt's, then resumed: the curves
+    read back (with TensorBoard's reader, or from metrics.csv) are the uninterrupted run's,
+    every step once and in order, and figures/curves.png is drawn again from them."""
+    settings = ("task.batch_size=20", "trainer.max_epochs=3", "trainer.log_every_n_steps=1")
+    cfgs = [recall_cfg(compose_cfg, tmp_path / n, *settings, f"logger={logger}") for n in "wc"]
+    whole, cut = finished_run(cfgs[0]), Path(cfgs[1].output_dir)
+    stop_mid_run(cfgs[1], stop)
+    last_step = torch.load(cut / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    before = read_curves(cut)
+    assert [s for s, _ in before["train/loss"]][: last_step + 1] == list(range(last_step + 1))
+    (cut / "figures" / "curves.png").unlink(missing_ok=True)
+
+    train(resumed(OmegaConf.create({"resume": str(cut)}), [f"resume={cut}"]))
+    curves = read_curves(cut)
+    assert curves == read_curves(whole)
+    assert [s for s, _ in curves["train/loss"]] == list(range(30))
+    assert [s for s, _ in curves["val/acc"]] == [9, 19, 29]
+    assert_png(cut / "figures" / "curves.png")
 
 
 def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
@@ -334,6 +405,39 @@ def test_cli_sigterm_then_resume(tmp_path: Path) -> None:
     )
     finished = json.loads((run / "metrics.json").read_text())
     assert finished["status"] == "completed" and finished["epochs"] == 60
+
+
+def test_a_kill_while_a_checkpoint_is_written_leaves_the_last_one_whole(run_cfg) -> None:
+    """The trainer saves through AtomicCheckpointIO; a process SIGKILLed with half of a new
+    last.ckpt written (Lightning's writer slowed to stop there) leaves the old one loadable."""
+    assert isinstance(build(run_cfg())[2].strategy.checkpoint_io, AtomicCheckpointIO)
+    last = Path(run_cfg(name="kill").output_dir) / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint(
+        {"state_dict": {"w": torch.ones(50_000)}, "hyper_parameters": {}}, last
+    )
+    code = f"""
+import io, threading, torch
+from lightning.fabric.plugins.io import torch_io
+from seqnets.train import AtomicCheckpointIO
+
+def half_then_hang(checkpoint, path):
+    data = io.BytesIO()
+    torch.save(checkpoint, data)
+    with open(path, "wb") as file:
+        file.write(data.getvalue()[: len(data.getvalue()) // 2])
+        file.flush()
+        print("writing", flush=True)
+        threading.Event().wait()
+
+torch_io._atomic_save = half_then_hang
+new = {{"state_dict": {{"w": torch.zeros(50_000)}}, "hyper_parameters": {{}}}}
+AtomicCheckpointIO().save_checkpoint(new, {str(last)!r})
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "writing\n"
+    proc.kill()
+    assert proc.wait() == -signal.SIGKILL
+    assert torch.equal(read_checkpoint(last)["state_dict"]["w"], torch.ones(50_000))
 
 
 SYNTHETIC_KEYS = {

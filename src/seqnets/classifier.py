@@ -78,9 +78,16 @@ class SequenceClassifier(L.LightningModule):
         every = self.trainer.log_every_n_steps
         return every > 0 and (self.global_step + 1) % every == 0
 
+    def ends_epoch(self, batch_idx: int) -> bool:
+        return self._trainer is not None and batch_idx + 1 == self.trainer.num_training_batches
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        loss = self._step(batch, "train", self.train_metrics, log=self.logs_this_step())
-        if not torch.isfinite(loss):
+        """Reading the loss makes the host wait for a GPU, so divergence is looked for only on
+        the steps the logger reads it anyway and at each epoch's end, before validation and
+        the checkpoints see the weights: a NaN, which stays, is caught within one interval."""
+        logs = self.logs_this_step()
+        loss = self._step(batch, "train", self.train_metrics, log=logs)
+        if (logs or self.ends_epoch(batch_idx)) and not torch.isfinite(loss):
             raise Diverged(
                 f"loss became {loss.item()} at epoch {self.current_epoch}, "
                 f"step {self.global_step}; lower optim.lr or clip gradients "
@@ -122,7 +129,11 @@ class SequenceClassifier(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep torch's random state (dropout masks) and the epoch times, so a resumed run
-        draws what the uninterrupted one would have and reports the whole run's timing."""
+        draws what the uninterrupted one would have and reports the whole run's timing; and
+        write out what the loggers hold, so a run killed after this checkpoint has every step
+        up to it on disk (a resumed run logs only the steps after it)."""
+        for logger in self.trainer.loggers:
+            logger.save()
         checkpoint["torch_rng_state"] = torch.get_rng_state()
         if torch.cuda.is_available():
             checkpoint["cuda_rng_states"] = torch.cuda.get_rng_state_all()

@@ -20,7 +20,7 @@ from seqnets.train import build, test_checkpoint, write_metrics
 def evaluate(run: Path, ckpt_path: str | None = None) -> dict[str, Any]:
     """Test the run's best checkpoint (or `ckpt_path`) on its task's test sets."""
     cfg = run_config(run)
-    checkpoint = run_checkpoint(run, ckpt_path)
+    checkpoint, _ = run_checkpoint(run, ckpt_path)
     task, module, trainer = build(cfg)
     metrics = {"checkpoint": checkpoint, **test_checkpoint(trainer, task, module, checkpoint)}
     write_metrics(run, metrics, name="evaluation.json")

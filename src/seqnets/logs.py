@@ -1,10 +1,15 @@
-"""A run's logged scalar curves, read back from its TensorBoard events or its CSV log."""
+"""A run's logged scalar curves, read back from its TensorBoard events or its CSV log, and the
+CSV logger that keeps a resumed run's earlier rows."""
 
 import csv
 import logging
 import math
 from pathlib import Path
+from typing import Any
 
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 # tag -> (step, value) in the order logged: val/acc has one point per epoch.
@@ -13,8 +18,8 @@ CURVE_TAGS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
 
 def tensorboard_curves(folder: Path) -> Curves:
-    """TensorBoard's own reader; it drops what a resumed run wrote twice. Its INFO lines about
-    the files it walks would land in the run's log, so it may only warn."""
+    """TensorBoard's own reader; it drops the steps a resumed run logs again (its writer marks
+    them with purge_step). Its INFO lines would land in the run's log, so it may only warn."""
     logging.getLogger("tensorboard").setLevel(logging.WARNING)
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
@@ -43,3 +48,42 @@ def read_curves(run: Path) -> Curves:
     if (run / "csv" / "metrics.csv").is_file():
         return csv_curves(run / "csv" / "metrics.csv")
     return {}
+
+
+class KeepingWriter(ExperimentWriter):
+    """Lightning's CSV writer deletes an existing metrics.csv; for a run resumed at
+    `purge_step` this one keeps the rows logged before it, and drops those the run logs again."""
+
+    def __init__(self, log_dir: str, purge_step: int | None) -> None:
+        self.purge_step = purge_step
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        if self.purge_step is None or not self._fs.isfile(self.metrics_file_path):
+            super()._check_log_dir_exists()
+            return
+        with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+            reader = csv.DictReader(file)
+            kept = [row for row in reader if int(row["step"]) < self.purge_step]
+            self.metrics_keys = list(reader.fieldnames or [])
+        with self._fs.open(self.metrics_file_path, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
+            writer.writeheader()
+            writer.writerows(kept)
+
+
+class ResumableCSVLogger(CSVLogger):
+    """Lightning's CSVLogger; given `purge_step` (a resumed run's first step), it continues the
+    run's metrics.csv instead of starting it afresh, as TensorBoardLogger(purge_step=) does."""
+
+    def __init__(self, *args: Any, purge_step: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.purge_step = purge_step
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = KeepingWriter(self.log_dir, self.purge_step)
+        return self._experiment

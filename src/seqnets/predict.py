@@ -25,13 +25,11 @@ def predict(
     """The task's own reading of the model's answer for `text`; `save_input` keeps the input
     the model was given (an image's 28 x 28 pixels), so a person can check what it saw."""
     task: SequenceTask = instantiate(run_config(run).task)
-    checkpoint = run_checkpoint(run, ckpt_path)
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    _, saved = run_checkpoint(run, ckpt_path)
     if type(task).__qualname__ in saved:
         task.load_state_dict(saved[type(task).__qualname__])
-    module = SequenceClassifier.load_from_checkpoint(
-        checkpoint, map_location="cpu", weights_only=True
-    )
+    module = SequenceClassifier(**saved["hyper_parameters"])
+    module.load_state_dict(saved["state_dict"])
     x = task.encode(text)
     if save_input is not None:
         task.save_input(Path(save_input))

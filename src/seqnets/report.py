@@ -10,7 +10,6 @@ run repeats one of the reference experiments, the reference's result stands besi
 
 import argparse
 import csv
-import json
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.progress import track
 
 from seqnets.errors import UserError, one_line_errors
 from seqnets.logs import Curves, read_curves
 from seqnets.plots import Series, bars_figure, curves_figure, lines_figure, save_figures
-from seqnets.runs import describe
+from seqnets.runs import describe, read_metrics, read_yaml, whole_config
 
 # The assignment's test accuracies: MNIST after 5 epochs at hidden 128, and recall of the
 # digit at position 2 by a vanilla RNN.
@@ -66,16 +65,17 @@ class Run:
 
 def read_run(folder: Path) -> Run | None:
     """A training run's folder as the report sees it; None for a folder of another command."""
-    cfg = OmegaConf.load(folder / ".hydra" / "config.yaml")
-    if "model" not in cfg or "task" not in cfg:
+    saved = folder / ".hydra" / "config.yaml"
+    cfg = read_yaml(saved)
+    if "run" in cfg:  # evaluate's or predict's: it names the run it read
         return None
-    try:
-        recorded = json.loads((folder / "metrics.json").read_text())
-    except FileNotFoundError:
+    cfg = whole_config(saved, cfg)
+    metrics = folder / "metrics.json"
+    if metrics.is_file():
+        recorded = read_metrics(metrics)
+    else:
         recorded = {"status": "unfinished", "error": "no metrics.json: running, or killed"}
-    except ValueError as err:
-        recorded = {"status": "failed", "error": f"unreadable metrics.json ({err})"}
-    overrides = OmegaConf.load(folder / ".hydra" / "overrides.yaml")
+    overrides = read_yaml(folder / ".hydra" / "overrides.yaml")
     pairs = dict(item.lstrip("+~").split("=", 1) for item in overrides if "=" in item)
     return Run(folder, cfg, {**describe(cfg), **recorded}, pairs, read_curves(folder))
 

@@ -1,13 +1,22 @@
-"""A run as metrics.json names it, and a finished run folder as evaluate, predict and report
-read it: its config and its checkpoint."""
+"""A run as metrics.json names it, and a finished run folder as evaluate, predict, report and
+resume read it: its config, its metrics.json and its checkpoints, each checked on the way in so
+a damaged file stops the command with one line that names it."""
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+import torch
+import yaml
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from seqnets.errors import UserError
+
+# What train's composed config always holds: a file without them was cut short or is not one.
+RUN_KEYS = ("task", "model", "optim", "loss", "trainer", "seed")
+# What every checkpoint of a SequenceClassifier holds.
+CHECKPOINT_KEYS = ("state_dict", "hyper_parameters")
 
 
 def describe(cfg: DictConfig) -> dict[str, Any]:
@@ -23,25 +32,84 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def run_config(run: Path) -> DictConfig:
-    """The run's own composed config, quietened: no loggers or checkpoints of its own."""
+def read_yaml(path: Path) -> DictConfig | ListConfig:
+    """A YAML file the run left; one that cannot be read or parsed is a UserError naming it."""
+    try:
+        return OmegaConf.load(path)
+    except OSError as err:
+        raise UserError(f"{path}: cannot read it ({err.strerror})") from err
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: damaged, not valid YAML ({type(err).__name__})") from err
+
+
+def saved_config(run: Path, key: str) -> DictConfig:
+    """The config train saved in run folder `run` (given as `key`=run), checked whole."""
     saved = run / ".hydra" / "config.yaml"
     if not saved.is_file():
-        raise UserError(f"run={run}: not a run folder (no .hydra/config.yaml in it)")
-    cfg = OmegaConf.load(saved)
+        raise UserError(f"{key}={run}: not a run folder (no .hydra/config.yaml in it)")
+    return whole_config(saved, read_yaml(saved))
+
+
+def whole_config(saved: Path, cfg: DictConfig | ListConfig) -> DictConfig:
+    """`cfg`, read from `saved`, if it holds all a training run's config does."""
+    missing = [k for k in RUN_KEYS if not isinstance(cfg, DictConfig) or k not in cfg]
+    if missing:
+        raise UserError(
+            f"{saved}: damaged or cut short, not a run's config (no {', '.join(missing)})"
+        )
+    return cfg
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """A run's metrics.json; one that cannot be read or is not a JSON object is a UserError."""
+    try:
+        recorded = json.loads(path.read_bytes())
+    except OSError as err:
+        raise UserError(f"{path}: cannot read it ({err.strerror})") from err
+    except ValueError as err:
+        raise UserError(f"{path}: damaged, not valid JSON ({err})") from err
+    if not isinstance(recorded, dict):
+        raise UserError(f"{path}: damaged, not a JSON object of metrics")
+    return recorded
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint at `path`, loaded safely onto the CPU. torch.load fails in many ways on a
+    damaged file (OSError, EOFError, KeyError, UnpicklingError...), so any failure means that."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read it ({err.strerror})") from err
+    if not data:
+        raise UserError(f"{path}: empty file, not a checkpoint")
+    try:
+        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise UserError(
+            f"{path}: truncated or corrupt checkpoint, torch.load cannot read it"
+        ) from err
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(saved, dict) or k not in saved]
+    if missing:
+        raise UserError(f"{path}: not a seqnets checkpoint (no {', '.join(missing)} in it)")
+    return saved
+
+
+def run_config(run: Path) -> DictConfig:
+    """The run's own composed config, quietened: no loggers or checkpoints of its own."""
+    cfg = saved_config(run, "run")
     with open_dict(cfg):
         cfg.output_dir, cfg.logger = str(run), None
         cfg.callbacks = {"progress": cfg.callbacks.get("progress")} if cfg.callbacks else None
     return cfg
 
 
-def run_checkpoint(run: Path, ckpt_path: str | None = None) -> str:
-    """`ckpt_path` if given, else the run's best checkpoint, else its last."""
+def run_checkpoint(run: Path, ckpt_path: str | None = None) -> tuple[str, dict[str, Any]]:
+    """`ckpt_path` if given, else the run's best checkpoint, else its last; with its contents."""
     metrics = run / "metrics.json"
-    recorded = json.loads(metrics.read_text()) if metrics.is_file() else {}
+    recorded = read_metrics(metrics) if metrics.is_file() else {}
     checkpoint = (
         ckpt_path or recorded.get("best_checkpoint") or str(run / "checkpoints" / "last.ckpt")
     )
     if not Path(checkpoint).is_file():
         raise UserError(f"ckpt_path={checkpoint}: no such checkpoint")
-    return checkpoint
+    return checkpoint, read_checkpoint(checkpoint)

@@ -15,13 +15,14 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
-from seqnets.runs import describe
+from seqnets.runs import describe, read_checkpoint, saved_config
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
@@ -34,8 +35,25 @@ def plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-def build(cfg: DictConfig) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
-    """Instantiate the task, the module and the trainer with its callbacks and loggers."""
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's saver, then one rename over the checkpoint: a kill while it writes leaves
+    the previous checkpoint whole. (Lightning's own writes through a file in /tmp and, when
+    that is another filesystem, copies it into place, where a kill leaves half a file.)"""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        super().save_checkpoint(checkpoint, partial, storage_options)
+        os.replace(partial, target)
+
+
+def build(
+    cfg: DictConfig, purge_step: int | None = None
+) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
+    """Instantiate the task, the module and the trainer with its callbacks and loggers; a run
+    that continues from step `purge_step` has its loggers replace what they hold from there."""
     task: SequenceTask = instantiate(cfg.task)
     module = SequenceClassifier(
         model=plain(cfg.model),
@@ -44,8 +62,11 @@ def build(cfg: DictConfig) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]
         scheduler=plain(cfg.scheduler) or None,
     )
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
-    loggers = [instantiate(c) for c in (cfg.logger or {}).values() if c is not None]
-    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    purge = {} if purge_step is None else {"purge_step": purge_step}
+    loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     if trainer.strategy.root_device.type != "cuda":
         # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
         # step: on a machine without a GPU that loads the library each time (0.12 ms a step).
@@ -162,8 +183,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = None
     try:
         validate(cfg)
+        start = read_checkpoint(cfg.ckpt_path).get("global_step") if cfg.get("ckpt_path") else None
         L.seed_everything(cfg.seed, workers=True)
-        task, module, trainer = build(cfg)
+        task, module, trainer = build(cfg, purge_step=start)
         return fit_and_test(cfg, out, trainer, task, module)
     except BaseException as err:
         if interrupted(err, trainer):
@@ -177,11 +199,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint;
-    `overrides` are the command line's, which must say nothing else."""
+    `overrides` are the command line's, which must say nothing else. Both files are checked
+    here, before train() would record a failure in the run's metrics.json."""
     run = Path(cfg.resume)
-    saved, last = run / ".hydra" / "config.yaml", run / "checkpoints" / "last.ckpt"
-    if not saved.is_file():
-        raise UserError(f"resume={run}: not a run folder (no .hydra/config.yaml in it)")
+    previous, last = saved_config(run, "resume"), run / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise UserError(
             f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
@@ -193,7 +214,7 @@ def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
             f"resume={run} takes the run's own config, so {' '.join(others)} would be ignored; "
             f"to change it, start a new run with ckpt_path={last}"
         )
-    previous = OmegaConf.load(saved)
+    read_checkpoint(last)
     previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
     return previous
 
