@@ -61,12 +61,14 @@ def test_defaults_keep_the_reference_experiments_shape(compose_cfg) -> None:
 TUNED = [
     (["model=lstm"], {"optim.lr": 0.005, "task.normalize": True}),
     (["model=bilstm"], {"optim.lr": 0.005, "task.normalize": True}),
-    (["model=rnn"], {"optim.lr": 0.002, "task.normalize": False, "trainer.gradient_clip_val": 1.0}),
+    (["model=rnn"], {"task.batch_size": 50, "task.normalize": False, "optim.lr": 0.002}),
     (["model=birnn"], {"optim.lr": 0.002, "task.normalize": False}),
     (["task=fashion_mnist", "model=gru"], {"optim.lr": 0.005, "task.normalize": True}),
     (["task=fashion_mnist", "model=rnn"], {"optim.lr": 0.002, "task.normalize": False}),
     (["task=recall", "model=gru"], {"callbacks.checkpoint.monitor": "val/loss"}),
-    (["task=adder", "model=rnn"], {"callbacks.checkpoint.monitor": "val/loss"}),
+    (["task=adder", "model=rnn"], {"callbacks.early_stopping.stopping_threshold": 0.001}),
+    (["task=adder", "loss=mse"], {"callbacks.early_stopping.stopping_threshold": 0.0001}),
+    (["task=recall", "model=rnn"], {"optim.lr": 0.01, "trainer.max_epochs": 50}),
     (["task=psmnist", "model=lstm"], {"optim.lr": 0.002, "task.normalize": False}),
 ]
 
@@ -85,11 +87,13 @@ def test_the_command_line_wins_over_the_tasks_settings(compose_cfg) -> None:
 @pytest.mark.parametrize("path", sorted((CONF_DIR / "tuned").glob("*/*.yaml")), ids=str)
 def test_every_tuned_file_names_a_task_and_a_model(path: Path) -> None:
     """A misspelt name would never be chosen: the defaults list takes these as optional."""
-    if path.parent.name == "task":
-        assert path.stem in GROUPS["task"]
-    else:
-        task, model = path.stem.rsplit("_", 1)
-        assert task in GROUPS["task"] and model in GROUPS["model"]
+    kind = {"task": "task", "cell": "model", "loss": "loss"}[path.parent.name]
+    names = (
+        GROUPS[kind]
+        if kind == "task"
+        else [f"{t}_{o}" for t in GROUPS["task"] for o in GROUPS[kind]]
+    )
+    assert path.stem in names
 
 
 def test_unknown_option_fails_with_hydras_message(compose_cfg) -> None:

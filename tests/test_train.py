@@ -473,7 +473,8 @@ def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: 
         assert list(metrics["test_acc_by_len"]) == [*map(str, range(3, 11)), "15", "20"]
         assert sum(line.startswith("Array: [") for line in lines) == 3 * 10
     else:
-        assert list(metrics["test_exact_by_bits"]) == ["8", "16", "32", "64"]
+        assert list(metrics["test_exact_by_bits"]) == ["8", "16", "32", "64", "1024"]
+        # three sums of each length that fits a line: up to 64 bits
         assert sum(" + " in line and "predicted" in line for line in lines) == 3 * 4
     figure = "acc_by_len.png" if task == "recall" else "exact_by_bits.png"
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {"curves.png", figure}
