@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast bench sweep reproduce report tensorboard lint clean
+.PHONY: install train test test-fast bench bench-target sweep reproduce report tensorboard lint clean
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ test-fast: install
 # writes benchmarks/RESULTS.md. Needs Debian's dataset-fashion-mnist. Not part of make test.
 bench: install
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+# Training seconds to each drawn task's target: the plain command against the preset it
+# replaced, side by side; writes benchmarks/TIME_TO_TARGET.md. Not part of make test.
+bench-target: install
+	$(BIN)/python benchmarks/time_to_target.py $(ARGS)
 
 sweep: install
 	$(BIN)/python -m seqnets.train -m experiment=compare_cells $(ARGS)
