@@ -63,29 +63,36 @@ def lines_figure(
 def bars_figure(
     title: str, panels: dict[str, dict[str, float]], reference: dict[str, float]
 ) -> Figure:
-    """Side-by-side bar charts over the same labels (accuracy, seconds per epoch, ...); the
-    reference values as black ticks on the first panel."""
-    figure = Figure(figsize=(5 * len(panels), 4), layout="constrained")
+    """Side-by-side bar charts over the same runs (accuracy, seconds per epoch, ...), one
+    horizontal bar per run with its value written on it, so long run names and close
+    accuracies stay readable; the reference values as black ticks on the first panel."""
+    count = max(len(values) for values in panels.values())
+    figure = Figure(figsize=(5 * len(panels), 1.2 + 0.3 * count), layout="constrained")
     figure.suptitle(title)
-    for index, (axes, (ylabel, values)) in enumerate(
+    for index, (axes, (name, values)) in enumerate(
         zip(figure.subplots(1, len(panels), squeeze=False)[0], panels.items(), strict=True)
     ):
         labels = list(values)
-        axes.bar(labels, [values[label] for label in labels])
+        bars = axes.barh(labels, [values[label] for label in labels])
+        axes.bar_label(bars, fmt="%.3g", fontsize="small", padding=2)
+        axes.invert_yaxis()  # the first run on top, as in the report's table
+        axes.margins(x=0.15)
         if index == 0:
             marked = [i for i, label in enumerate(labels) if label in reference]
             axes.scatter(
-                marked,
                 [reference[labels[i]] for i in marked],
-                marker="_",
-                s=600,
+                marked,
+                marker="|",
+                s=200,
                 color="black",
                 label="reference",
+                zorder=3,
             )
             if marked:
-                axes.legend(fontsize="small")
-        axes.set(ylabel=ylabel)
-        axes.tick_params(axis="x", labelrotation=30)
+                figure.legend(fontsize="small", loc="outside lower left")
+        else:
+            axes.tick_params(axis="y", labelleft=False)
+        axes.set(xlabel=name)
     return figure
 
 

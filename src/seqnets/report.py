@@ -112,8 +112,10 @@ def swept_keys(runs: list[Run]) -> list[str]:
 
 
 def label(run: Run, keys: list[str]) -> str:
-    """A short name for the run: its values of the swept keys."""
-    parts = [f"{key.rsplit('.', 1)[-1]}={run.overrides.get(key, '-')}" for key in keys]
+    """A short name for the run: its values of the swept keys it set."""
+    parts = [
+        f"{key.rsplit('.', 1)[-1]}={run.overrides[key]}" for key in keys if key in run.overrides
+    ]
     return " ".join(parts) or f"{run.metrics['model']} {run.path.name}"
 
 
