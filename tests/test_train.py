@@ -539,7 +539,7 @@ def test_gradients_are_clipped_and_the_schedule_steps_each_epoch(run_cfg) -> Non
     after = torch.cat([p.detach().flatten() for p in module.net.parameters()])
     assert 0 < torch.linalg.vector_norm(after - before) <= 0.001 + 1e-6  # lr 1 x clipped grad
 
-    cfg = run_cfg("trainer.max_epochs=3", name="schedule")
+    cfg = run_cfg("trainer.max_epochs=3", "optim.lr=0.002", name="schedule")
     train(cfg)
     events = EventAccumulator(str(Path(cfg.output_dir) / "tensorboard"))
     events.Reload()
