@@ -53,6 +53,7 @@ def test_every_readme_command_runs(command: str, tmp_path: Path) -> None:
             overrides=[
                 *overrides,
                 "debug=fast",
+                "task.eval_batch_size=100",  # two small evaluation batches: 784-step psmnist too
                 "trainer.accelerator=cpu",
                 "callbacks.progress=null",
                 f"output_dir={tmp_path}",

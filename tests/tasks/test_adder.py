@@ -75,6 +75,7 @@ def test_a_small_rnn_learns_8_bit_addition_deterministically(compose_cfg, tmp_pa
         cfg = compose_cfg(
             "task=adder",
             "task.train_size=5000",
+            "task.batch_size=100",
             "task.test_bits=[8]",
             "model=rnn",
             "model.hidden_size=8",
