@@ -561,3 +561,14 @@ def test_a_cpu_run_does_not_look_for_gpus_at_every_step(run_cfg, monkeypatch) ->
     optimizer.step()
     optimizer.step()
     assert probes == []
+
+
+def test_cli_run_prints_no_library_notices(tmp_path: Path) -> None:
+    """Lightning's cloud tips and a deprecation inside Lightning's code are not the user's
+    business; the run's own output still is."""
+    folder = make_idx_dir(tmp_path / "idx")
+    done = cli(*toy_data(folder), "debug=fast", f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    printed = done.stdout + done.stderr
+    assert "Tip:" not in printed and "LeafSpec" not in printed
+    assert "Test accuracy on the" in done.stdout

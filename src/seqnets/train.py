@@ -19,6 +19,7 @@ from lightning.pytorch.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
+from seqnets.console import quiet_libraries
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
@@ -27,6 +28,7 @@ from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
 log = logging.getLogger(__name__)
+quiet_libraries()
 HPARAM_GROUPS = ("task", "model", "optim", "scheduler", "loss", "trainer", "seed")
 
 
