@@ -47,6 +47,16 @@ def recall_cfg(**task) -> OmegaConf:
         ),
         ("trainer.max_epochs=0", "trainer.max_epochs=0: must be an integer >= 1"),
         (
+            "task.val_size=1.5",
+            "task.val_size=1.5: must be an integer >= 1, or a share in (0, 1) of an image "
+            "task's training files",
+        ),
+        (
+            "task=recall task.val_size=0.5",
+            "task.val_size=0.5: recall draws its validation sets, so it takes a number of "
+            "sequences per length, an integer >= 1",
+        ),
+        (
             "model=lstm model.nonlinearity=relu",
             "model.nonlinearity='relu': only model.cell=rnn takes one "
             "(this is lstm); leave it null",
