@@ -11,16 +11,14 @@ reports its training seconds (`train_time_s`) and whether it met the issue's tar
 import argparse
 import datetime
 import statistics
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hydra import compose, initialize_config_dir
+from bench import ROOT, config
 
 from seqnets.train import train
 
-ROOT = Path(__file__).resolve().parents[1]
 QUIET = ["logger=none", "callbacks.progress=null", "trainer.accelerator=cpu"]
 Target = Callable[[dict[str, Any]], bool]
 
@@ -59,9 +57,7 @@ WORKLOADS: dict[str, tuple[list[str], list[str], Target]] = {
 
 
 def run(overrides: list[str]) -> dict[str, Any]:
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, *QUIET, f"output_dir={tempfile.mkdtemp()}"])
-    return train(cfg)
+    return train(config(*overrides, *QUIET))
 
 
 def measure(plain: list[str], preset: list[str], target: Target, rounds: int) -> list[str]:

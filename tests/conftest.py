@@ -66,10 +66,11 @@ def idx_dir(tmp_path: Path) -> Path:
     return make_idx_dir(tmp_path / "idx")
 
 
-def compose_train(*overrides: str) -> DictConfig:
-    """Compose conf/train.yaml with overrides, as the command line would."""
+def compose_train(*overrides: str, hydra: bool = False) -> DictConfig:
+    """Compose conf/train.yaml with overrides, as the command line would; `hydra` keeps
+    Hydra's own node (its group choices, a launcher's settings)."""
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+        return compose("train", overrides=list(overrides), return_hydra_config=hydra)
 
 
 @pytest.fixture

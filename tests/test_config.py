@@ -2,8 +2,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from conftest import CONF_DIR
-from hydra import compose, initialize_config_dir
+from conftest import CONF_DIR, compose_train
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
@@ -120,8 +119,7 @@ def preset_jobs() -> list[list[str]]:
 
 @pytest.mark.parametrize("overrides", preset_jobs(), ids=" ".join)
 def test_every_preset_job_composes_to_a_valid_config(overrides: list[str]) -> None:
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    cfg = compose_train(*overrides, hydra=True)
     validate(cfg)
     for override in overrides[1:]:
         key, value = override.split("=")

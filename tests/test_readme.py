@@ -6,8 +6,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from conftest import CONF_DIR, FASHION_DIR
-from hydra import compose, initialize_config_dir
+from conftest import FASHION_DIR, compose_train
 from omegaconf import open_dict
 
 from seqnets.train import train
@@ -42,23 +41,17 @@ def test_every_readme_command_runs(command: str, tmp_path: Path) -> None:
     overrides = first_job(command)
     if "fashion" in command and not FASHION_DIR.is_dir():
         pytest.skip("apt-get install dataset-fashion-mnist")
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    validate(cfg)
+    validate(compose_train(*overrides, hydra=True))
     if "hydra/launcher=" in command:  # the launcher's own tests run jobs through it
         return
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                *overrides,
-                "debug=fast",
-                "task.eval_batch_size=100",  # two small evaluation batches: 784-step psmnist too
-                "trainer.accelerator=cpu",
-                "callbacks.progress=null",
-                f"output_dir={tmp_path}",
-            ],
-        )
+    cfg = compose_train(
+        *overrides,
+        "debug=fast",
+        "task.eval_batch_size=100",  # two small evaluation batches: 784-step psmnist too
+        "trainer.accelerator=cpu",
+        "callbacks.progress=null",
+        f"output_dir={tmp_path}",
+    )
     with open_dict(cfg):  # one process here; the DDP tests start several
         cfg.trainer.devices, cfg.trainer.strategy = 1, "auto"
     metrics = train(cfg)
