@@ -18,15 +18,23 @@ CURVE_TAGS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
 
 def tensorboard_curves(folder: Path) -> Curves:
-    """TensorBoard's own reader; it drops the steps a resumed run logs again (its writer marks
-    them with purge_step). Its INFO lines would land in the run's log, so it may only warn."""
+    """TensorBoard's own reader, each step's latest write, in step order. A resumed run logs
+    again the steps after its checkpoint; its writer's purge_step marks them, but the reader
+    honours that only when it reads the files in the order written, and a run killed and
+    resumed within one second names its two files by process id. Its INFO lines would land
+    in the run's log, so it may only warn."""
     logging.getLogger("tensorboard").setLevel(logging.WARNING)
     events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
     events.Reload()
     tags = set(events.Tags()["scalars"])
-    return {
-        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in CURVE_TAGS if tag in tags
-    }
+    curves: Curves = {}
+    for tag in CURVE_TAGS:
+        if tag in tags:
+            latest = {
+                e.step: e.value for e in sorted(events.Scalars(tag), key=lambda e: e.wall_time)
+            }
+            curves[tag] = sorted(latest.items())
+    return curves
 
 
 def csv_curves(path: Path) -> Curves:
