@@ -1,11 +1,46 @@
 import json
+import logging
+import os
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import make_idx_dir, toy_data
+from tensorboard import context
+from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+from tensorboard.plugins import base_plugin
+from tensorboard.plugins.hparams import api_pb2, backend_context
 from test_train import cli
 
-from seqnets.sweep import job_status
+from seqnets.sweep import job_status, share_cores
+
+
+def tensorboard_view(logdir: Path) -> tuple[list[str], api_pb2.Experiment]:
+    """The run names and the HPARAMS experiment, as TensorBoard's own backend reads them."""
+    runs = plugin_event_multiplexer.EventMultiplexer()
+    runs.AddRunsFromDirectory(str(logdir))
+    runs.Reload()
+    provider = data_provider.MultiplexerDataProvider(runs, str(logdir))
+    tab = backend_context.Context(base_plugin.TBContext(data_provider=provider, logdir=str(logdir)))
+    ctx = context.RequestContext()
+    experiment = tab.experiment_from_metadata(
+        ctx, "", True, tab.hparams_metadata(ctx, ""), tab.hparams_from_data_provider(ctx, "", 0)
+    )
+    return sorted(runs.Runs()), experiment
+
+
+def test_threads_set_by_the_user_win_and_a_single_run_keeps_torchs_choice(caplog) -> None:
+    before = torch.get_num_threads()
+    try:
+        with caplog.at_level(logging.INFO, logger="seqnets.sweep"):
+            share_cores(3)
+            assert torch.get_num_threads() == 3
+            share_cores(None)  # no launcher running jobs side by side: leave torch's count
+            assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    assert caplog.messages[0] == "torch threads: 3 (threads, as set)"
+    assert caplog.messages[1].startswith("torch threads: 3 (torch's choice on ")
 
 
 def test_a_job_without_metrics_counts_as_failed(tmp_path: Path) -> None:
@@ -53,6 +88,8 @@ def test_cli_sweep_runs_past_a_bad_job_and_sums_up(tmp_path: Path) -> None:
 def test_cli_two_job_multirun_completes_with_a_folder_each(
     tmp_path: Path, launcher: list[str]
 ) -> None:
+    """...and in TensorBoard each job is named by its overrides, the HPARAMS tab lists the swept
+    key first and the task's headline metric; jobs run side by side share the cores."""
     folder = make_idx_dir(tmp_path / "idx")
     sweep = tmp_path / "sweep"
     done = cli(
@@ -71,3 +108,25 @@ def test_cli_two_job_multirun_completes_with_a_folder_each(
         ("gru", "completed"),
     ]
     assert f"sweep: 2 of 2 jobs completed, results in {sweep}" in done.stdout
+
+    runs, experiment = tensorboard_view(sweep)
+    common = "task.val_size=40,task.batch_size=20,debug=fast"
+    assert runs == [".", f"0/tensorboard/model=rnn,{common}", f"1/tensorboard/model=gru,{common}"]
+    names = [(h.name, h.differs) for h in experiment.hparam_infos]
+    swept = [name for name, differs in names if differs]
+    assert "model" in swept and [name for name, _ in names[: len(swept)]] == swept
+    assert {"task", "hidden_size", "lr", "batch_size", "max_epochs", "seed"} <= dict(names).keys()
+    assert not any("_target_" in name for name, _ in names)
+    assert [m.name.tag for m in experiment.metric_infos] == ["hp/test_acc"]
+
+    threads = [
+        line.split(" - ")[-1]
+        for job in ("0", "1")
+        for line in (sweep / job / "train.log").read_text().splitlines()
+        if "torch threads" in line
+    ]
+    share = "torch threads: 1 (2 cores shared by 2 jobs at once)"
+    if launcher and "joblib" in launcher[0] and len(os.sched_getaffinity(0)) == 2:
+        assert threads == [share, share]
+    else:
+        assert len(threads) == 2 and "shared" not in threads[0]

@@ -103,7 +103,6 @@ def test_a_run_leaves_its_files(run_cfg, model: str, capsys) -> None:
         "lr-Adam",
         "time/sec_per_epoch",
         "hp/test_acc",
-        "hp/val_acc",
     }
     assert expected <= scalars, expected - scalars
     assert len(events.Scalars("train/loss")) == 2 * 10  # 200 samples / batch 20, two epochs

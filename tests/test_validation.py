@@ -46,6 +46,7 @@ def recall_cfg(**task) -> OmegaConf:
             "task.extra_test_lens=[0]: must be a list of distinct integers >= 1",
         ),
         ("trainer.max_epochs=0", "trainer.max_epochs=0: must be an integer >= 1"),
+        ("threads=0", "threads=0: must be null or an integer >= 1"),
         (
             "task.val_size=1.5",
             "task.val_size=1.5: must be an integer >= 1, or a share in (0, 1) of an image "

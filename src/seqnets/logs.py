@@ -1,5 +1,6 @@
-"""A run's logged scalar curves, read back from its TensorBoard events or its CSV log, and the
-CSV logger that keeps a resumed run's earlier rows."""
+"""A run's logged scalar curves, read back from its TensorBoard events or its CSV log; the
+TensorBoard logger that names a sweep job's run, and the CSV logger that keeps a resumed run's
+earlier rows."""
 
 import csv
 import logging
@@ -8,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.tensorboard.summary import hparams
 
 # tag -> (step, value) in the order logged: val/acc has one point per epoch.
 Curves = dict[str, list[tuple[int, float]]]
@@ -52,7 +55,8 @@ def csv_curves(path: Path) -> Curves:
 def read_curves(run: Path) -> Curves:
     """The run's training and validation curves from whichever logger it used; none if none."""
     if (run / "tensorboard").is_dir():
-        return tensorboard_curves(run / "tensorboard")
+        events = sorted((run / "tensorboard").rglob("events.out.tfevents.*"))
+        return tensorboard_curves(events[0].parent if events else run / "tensorboard")
     if (run / "csv" / "metrics.csv").is_file():
         return csv_curves(run / "csv" / "metrics.csv")
     return {}
@@ -95,3 +99,38 @@ class ResumableCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = KeepingWriter(self.log_dir, self.purge_step)
         return self._experiment
+
+
+def sweep_job_name(run: Path) -> str:
+    """What sets a sweep job apart, from the overrides Hydra saved in its folder
+    (`model=gru,model.hidden_size=5`); empty for a single run. Paths and the preset's name are
+    the same for every job of a sweep, so they are left out."""
+    hydra_file = run / ".hydra" / "hydra.yaml"
+    if not hydra_file.is_file() or OmegaConf.load(hydra_file).hydra.mode != "MULTIRUN":
+        return ""
+    overrides = OmegaConf.load(run / ".hydra" / "overrides.yaml")
+    return ",".join(o for o in overrides if "/" not in o and not o.startswith("experiment="))
+
+
+class SweepTensorBoardLogger(TensorBoardLogger):
+    """Lightning's TensorBoard logger; in a sweep job it writes to `tensorboard/<overrides>/`,
+    so TensorBoard, which names a run by its folder, calls it `0/tensorboard/model=gru,...`
+    rather than `0/tensorboard`. A resumed job reads the name from its folder again."""
+
+    def __init__(self, save_dir: str, **kwargs: Any) -> None:
+        super().__init__(save_dir, **{"version": sweep_job_name(Path(save_dir)), **kwargs})
+
+    def log_hyperparams(
+        self, params: dict[str, Any], metrics: dict[str, float] | None = None, step: int = 0
+    ) -> None:
+        """Lightning's, but a sweep job writes only its session (its values and metrics): the
+        experiment, which names the hyperparameters and metrics the HPARAMS tab lists, is the
+        sweep's (seqnets.sweep), as TensorBoard reads one per folder, from any one run."""
+        if not self.version:
+            super().log_hyperparams(params, metrics, step)
+            return
+        self.log_metrics(metrics or {}, step)
+        _, start, end = hparams(params, metrics or {})
+        writer = self.experiment._get_file_writer()
+        writer.add_summary(start, step)
+        writer.add_summary(end, step)

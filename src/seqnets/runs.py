@@ -32,6 +32,29 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+# Task keys that say how a run reads its data, not what the task asks: left out of hparams.
+PLUMBING = {
+    *("_target_", "name", "seed", "data_dir", "eval_batch_size", "num_examples", "head"),
+    *("input_size", "num_classes"),
+}
+
+
+def hparams(cfg: DictConfig) -> dict[str, Any]:
+    """A run's hyperparameters as TensorBoard's HPARAMS tab compares them: flat, meaningful
+    names (no `_target_`), the task's own settings (`k`, `bits`, ...) among them."""
+    task = OmegaConf.to_container(cfg.task, resolve=True)
+    own = {k: v for k, v in task.items() if k not in PLUMBING and isinstance(v, int | float | str)}
+    return {
+        **describe(cfg),
+        "lr": cfg.optim.lr,
+        "l2_penalty": cfg.optim.get("l2_penalty", 0.0),
+        "weight_decay": cfg.optim.get("weight_decay", 0.0),
+        "loss": cfg.loss._target_.rsplit(".", 1)[-1],
+        "max_epochs": cfg.trainer.max_epochs,
+        **own,
+    }
+
+
 def read_yaml(path: Path) -> DictConfig | ListConfig:
     """A YAML file the run left; one that cannot be read or parsed is a UserError naming it."""
     try:

@@ -1,12 +1,56 @@
-"""The end of a multirun: one line per job that did not complete, and a non-zero exit if any."""
+"""What a multirun's jobs share: the machine's cores while they run, and at the end one line per
+job that did not complete, and a non-zero exit if any."""
 
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
+import torch
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
+from tensorboard.compat.proto.summary_pb2 import Summary
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+from torch.utils.tensorboard import SummaryWriter
+
+from seqnets.errors import UserError
+from seqnets.runs import hparams, saved_config
+
+log = logging.getLogger(__name__)
+
+
+def jobs_at_once() -> int:
+    """How many jobs the launcher runs side by side: joblib's `n_jobs` as joblib counts it
+    (-1: one per core); one for Hydra's own launcher, which runs them in turn, or a single run."""
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return 1
+    n_jobs = HydraConfig.get().launcher.get("n_jobs")
+    if n_jobs is None:
+        return 1
+    from joblib import effective_n_jobs
+
+    return effective_n_jobs(n_jobs)
+
+
+def share_cores(threads: int | None) -> None:
+    """torch's threads for this job, said in train.log: `threads` when the user sets it, else
+    the job's share of the cores when several jobs run at once (each torch would otherwise
+    take every core, and their threads fight over them), else torch's own choice."""
+    cores, jobs = len(os.sched_getaffinity(0)), jobs_at_once()
+    if threads is not None:
+        reason = "threads, as set"
+    elif jobs > 1:
+        threads = max(1, cores // jobs)
+        reason = f"{cores} cores shared by {jobs} jobs at once"
+    else:
+        threads, reason = torch.get_num_threads(), f"torch's choice on {cores} cores"
+    torch.set_num_threads(threads)
+    log.info("torch threads: %d (%s)", threads, reason)
 
 
 def job_status(job: Path) -> tuple[str, str]:
@@ -18,6 +62,44 @@ def job_status(job: Path) -> tuple[str, str]:
     return metrics.get("status", "failed"), metrics.get("error", "")
 
 
+def hparam_info(name: str, values: list[Any]) -> api_pb2.HParamInfo:
+    """TensorBoard's description of one hyperparameter across the jobs."""
+    kind = (
+        api_pb2.DATA_TYPE_BOOL
+        if all(isinstance(v, bool) for v in values)
+        else api_pb2.DATA_TYPE_FLOAT64
+        if all(isinstance(v, int | float) for v in values)
+        else api_pb2.DATA_TYPE_STRING
+    )
+    return api_pb2.HParamInfo(name=name, type=kind, differs=len({str(v) for v in values}) > 1)
+
+
+def write_experiment(sweep: Path, jobs: list[Path]) -> None:
+    """The sweep's HPARAMS experiment, in its folder: the hyperparameters, those the jobs differ
+    in listed first (the ones swept), and the tasks' headline metrics, nothing else."""
+    configs = []
+    for job in (j for j in jobs if (j / "tensorboard").is_dir()):
+        try:
+            configs.append(saved_config(job, "job"))
+        except UserError:
+            continue
+    if not configs:
+        return
+    params = [hparams(cfg) for cfg in configs]
+    names = list(dict.fromkeys(k for p in params for k in p))
+    infos = [hparam_info(k, [p.get(k) for p in params]) for k in names]
+    headline = dict.fromkeys(m for cfg in configs for m in get_class(cfg.task._target_).headline)
+    metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f"hp/{m}")) for m in headline]
+    experiment = plugin_data_pb2.HParamsPluginData(
+        experiment=api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics)
+    )
+    tagged = Summary.Value(
+        tag=metadata.EXPERIMENT_TAG, metadata=metadata.create_summary_metadata(experiment)
+    )
+    with SummaryWriter(str(sweep)) as writer:
+        writer._get_file_writer().add_summary(Summary(value=[tagged]))
+
+
 class SweepSummary(Callback):
     """Reads every job folder of the sweep, so it works whichever launcher ran the jobs."""
 
@@ -27,6 +109,7 @@ class SweepSummary(Callback):
             (p.parent.parent for p in sweep.glob("*/.hydra/overrides.yaml")),
             key=lambda p: (len(p.name), p.name),
         )
+        write_experiment(sweep, jobs)
         statuses = {job: job_status(job) for job in jobs}
         failed = {job: s for job, s in statuses.items() if s[0] != "completed"}
         print(f"sweep: {len(jobs) - len(failed)} of {len(jobs)} jobs completed, results in {sweep}")

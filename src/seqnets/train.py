@@ -23,13 +23,13 @@ from seqnets.console import quiet_libraries
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
-from seqnets.runs import describe, read_checkpoint, saved_config
+from seqnets.runs import describe, hparams, read_checkpoint, saved_config
+from seqnets.sweep import share_cores
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
 log = logging.getLogger(__name__)
 quiet_libraries()
-HPARAM_GROUPS = ("task", "model", "optim", "scheduler", "loss", "trainer", "seed")
 
 
 def plain(node: Any) -> Any:
@@ -78,13 +78,13 @@ def build(
 
 
 def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float]) -> None:
-    """Hyperparameters with the final metrics, so TensorBoard's HPARAMS tab compares a sweep."""
-    params = {key: plain(cfg[key]) for key in HPARAM_GROUPS}
+    """Hyperparameters with the task's headline metrics, so TensorBoard's HPARAMS tab compares
+    a sweep."""
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
-            logger.log_hyperparams(params, final)
+            logger.log_hyperparams(hparams(cfg), final)
         else:
-            logger.log_hyperparams(params)
+            logger.log_hyperparams(hparams(cfg))
             logger.log_metrics(final)
         logger.save()
 
@@ -133,7 +133,7 @@ def fit_and_test(
     if trainer.is_global_zero:
         write_metrics(out, metrics)
     preds = trainer.predict(module, datamodule=task)
-    final = {"hp/test_acc": metrics["test_acc"], "hp/val_acc": metrics["val_acc"] or 0.0}
+    final = {f"hp/{key}": metrics[key] for key in task.headline}
     log_hparams(trainer.loggers, cfg, final)
     if trainer.is_global_zero:
         report = task.format_predictions(preds, metrics)
@@ -185,6 +185,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = None
     try:
         validate(cfg)
+        share_cores(cfg.get("threads"))
         start = read_checkpoint(cfg.ckpt_path).get("global_step") if cfg.get("ckpt_path") else None
         L.seed_everything(cfg.seed, workers=True)
         task, module, trainer = build(cfg, purge_step=start)

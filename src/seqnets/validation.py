@@ -48,6 +48,7 @@ def one_of(*choices: Any) -> Callable[[Any], bool]:
 
 RULES = [
     Rule("seed", lambda v: is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    Rule("threads", lambda v: v is None or at_least(1)(v), "null or an integer >= 1"),
     Rule("model.cell", one_of("rnn", "lstm", "gru"), "one of rnn, lstm, gru"),
     Rule("model.hidden_size", at_least(1), "an integer >= 1"),
     Rule("model.num_layers", at_least(1), "an integer >= 1"),

@@ -38,6 +38,7 @@ class Adder(SyntheticTask):
     """
 
     by_length_key, by_length_name, doubling = "test_exact_by_bits", "exact match", True
+    headline = ("test_acc", "test_exact")
 
     def __init__(
         self,

@@ -60,7 +60,10 @@ class SequenceTask(L.LightningDataModule):
     """A data module that also tells the model its input size, its classes and where the head reads.
 
     `head` is "last" for one label per sequence and "every" for one label per time step.
+    `headline` names the metrics.json keys a sweep is compared by (TensorBoard's HPARAMS).
     """
+
+    headline: tuple[str, ...] = ("test_acc",)
 
     def __init__(
         self,
