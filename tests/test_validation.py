@@ -89,11 +89,6 @@ def recall_cfg(**task) -> OmegaConf:
             "task.permutation_seed=-3: must be an integer >= 0",
         ),
         ("optim.fused=yes", "optim.fused='yes': must be true, false or null"),
-        (
-            "trainer.precision=16-mixed trainer.gradient_clip_val=1.0",
-            "trainer.gradient_clip_val=1.0 with trainer.precision=16-mixed: set optim.fused=false "
-            "to clip 16-bit gradients, or use trainer.precision=bf16-mixed",
-        ),
     ],
 )
 def test_a_bad_value_is_named_with_what_is_allowed(

@@ -1,11 +1,13 @@
 """The LightningModule for all tasks: a RecurrentNet with the configured loss and optimizer."""
 
+import logging
 import time
 from typing import Any
 
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.plugins.precision import MixedPrecision
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 from torchmetrics import MetricCollection
@@ -13,6 +15,8 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassExactMatch
 
 from seqnets.errors import Diverged
 from seqnets.tasks.base import Batch
+
+log = logging.getLogger(__name__)
 
 
 class SequenceClassifier(L.LightningModule):
@@ -150,8 +154,19 @@ class SequenceClassifier(L.LightningModule):
         if "cuda_rng_states" in checkpoint and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(checkpoint["cuda_rng_states"])
 
+    def clips_mixed_precision(self) -> bool:
+        """Lightning clips mixed-precision gradients (16 or bf16) only for an optimizer that
+        leaves them to it, which a fused one does not."""
+        trainer = self._trainer
+        return bool(trainer and trainer.gradient_clip_val) and isinstance(
+            trainer.precision_plugin, MixedPrecision
+        )
+
     def configure_optimizers(self) -> Any:
         settings = {k: v for k, v in self.hparams.optim.items() if k != "l2_penalty"}
+        if settings.get("fused") and self.clips_mixed_precision():
+            log.info("optim.fused=false: gradients are clipped under mixed precision")
+            settings["fused"] = False
         optimizer = instantiate(settings, params=self.parameters())
         if not self.hparams.scheduler:
             return optimizer

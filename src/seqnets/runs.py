@@ -29,6 +29,7 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
         "num_layers": model.get("num_layers"),
         "bidirectional": model.get("bidirectional"),
         "seed": cfg.get("seed"),
+        "precision": str(OmegaConf.select(cfg, "trainer.precision")),
     }
 
 
