@@ -5,7 +5,7 @@
   (b) a bare PyTorch loop: the identical model and optimizer over tensors in memory,
   (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>,
   (f) Lightning's own floor: the least LightningModule (a training step) with the same model,
-      optimizer and data module, in `Trainer(barebones=True)`,
+      optimizer, data module and gradient clipping, in `Trainer(barebones=True)`,
 
 for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and (a), (b) and (f) for the recall task
 at hidden 5. Also the peak resident memory of a whole Fashion-MNIST LSTM run.
@@ -82,9 +82,10 @@ def loss_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def bare_epoch(
     cfg: DictConfig, batches: Callable[[], list[tuple[torch.Tensor, torch.Tensor]]]
 ) -> Epoch:
-    """(b): the same model and optimizer stepping through ready batches for as many epochs
-    as (a); nothing else."""
+    """(b): the same model, optimizer and clipping stepping through ready batches for as many
+    epochs as (a); nothing else."""
     model, optimizer = model_and_optimizer(cfg)
+    clip = cfg.trainer.gradient_clip_val
 
     def epoch() -> float:
         started = time.perf_counter()
@@ -92,6 +93,8 @@ def bare_epoch(
             for x, y in batches():
                 optimizer.zero_grad()
                 loss_of(model, x, y).backward()
+                if clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), clip)
                 optimizer.step()
         return (time.perf_counter() - started) / cfg.trainer.max_epochs
 
@@ -125,7 +128,12 @@ def floor_epoch(cfg: DictConfig) -> Epoch:
     epochs = cfg.trainer.max_epochs
 
     def epoch() -> float:
-        trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", barebones=True)
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator="cpu",
+            barebones=True,
+            gradient_clip_val=cfg.trainer.gradient_clip_val,
+        )
         trainer.fit(module, datamodule=task)
         return statistics.mean(module.epoch_seconds[-epochs:])
 
