@@ -31,6 +31,7 @@ def job_status(job: Path) -> tuple[str, str]:
 
 
 def job_overrides(job: Path) -> list[str]:
+    """The command line's overrides a job ran with: a search's trial puts its parameters first."""
     return list(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
 
 
