@@ -3,7 +3,10 @@ from pathlib import Path
 
 import pytest
 from conftest import CONF_DIR, compose_train
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep
 from hydra.errors import ConfigCompositionException, MissingConfigException
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -125,3 +128,46 @@ def test_every_preset_job_composes_to_a_valid_config(overrides: list[str]) -> No
         key, value = override.split("=")
         chosen = cfg.hydra.runtime.choices[key] if key in GROUPS else OmegaConf.select(cfg, key)
         assert str(chosen) == value
+
+
+def search_points() -> list[list[str]]:
+    """Every preset in conf/hparams_search/ with each searched key at each end of its space
+    (every choice, an interval's bounds), one key at a time."""
+    parser = OverridesParser.create()
+    points = []
+    for path in sorted(CONF_DIR.glob("hparams_search/*.yaml")):
+        for key, space in OmegaConf.load(path).hydra.sweeper.params.items():
+            sweep = parser.parse_override(f"{key}={space}").value()
+            values = sweep.list if isinstance(sweep, ChoiceSweep) else [sweep.start, sweep.end]
+            points += [[f"hparams_search={path.stem}", f"{key}={value}"] for value in values]
+    return points
+
+
+@pytest.mark.parametrize("overrides", search_points(), ids=" ".join)
+def test_every_search_preset_is_valid_across_its_space(overrides: list[str]) -> None:
+    cfg = compose_train(*overrides, hydra=True)
+    validate(cfg)
+    key, value = overrides[1].split("=")
+    assert str(OmegaConf.select(cfg, key)) == value
+
+
+# The score each search optimises is the one its task's checkpoint is chosen by, whichever
+# task a preset is given.
+SEARCHES = [
+    (["hparams_search=mnist_optuna"], "mnist", "val/acc", "maximize"),
+    (["hparams_search=mnist_optuna", "task=fashion_mnist"], "fashion_mnist", "val/acc", "maximize"),
+    (["hparams_search=mnist_optuna", "task=recall"], "recall", "val/loss", "minimize"),
+    (["hparams_search=recall_optuna"], "recall", "val/loss", "minimize"),
+    (["hparams_search=adder_optuna"], "adder", "val/loss", "minimize"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "task", "monitor", "direction"), SEARCHES, ids=str)
+def test_a_search_optimises_what_its_checkpoint_is_chosen_by(
+    overrides: list[str], task: str, monitor: str, direction: str
+) -> None:
+    cfg = compose_train(*overrides, hydra=True)
+    assert (cfg.task.name, cfg.callbacks.checkpoint.monitor) == (task, monitor)
+    assert cfg.hydra.sweeper.direction == direction
+    assert cfg.hydra.mode == RunMode.MULTIRUN
+    assert cfg.hydra.sweeper.sampler.seed is not None and cfg.hydra.sweeper.n_trials >= 10

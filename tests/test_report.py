@@ -93,6 +93,29 @@ def test_report_of_a_multirun(tmp_path: Path, compose_cfg) -> None:
         assert_png(out / "figures" / f"{name}.png")
 
 
+def test_report_of_an_optuna_search(tmp_path: Path, compose_cfg) -> None:
+    """A search's sweep folder: its trials as any multirun's runs, then its best trial (the
+    sweeper's results file) and the objective over the trials, a failed trial left out."""
+    sweep = tmp_path / "search"
+    for num, (lr, loss) in enumerate([(0.02, 0.9), (0.05, None), (0.005, 0.3)]):
+        if loss is None:
+            metrics = {"status": "diverged", "error": "loss became nan"}
+        else:
+            metrics = {"status": "completed", "test_acc": 0.5, "sec_per_epoch": 0.5}
+            metrics["selected_by"] = {"val/loss": loss}
+        fake_run(sweep / str(num), compose_cfg, ["task=recall", f"optim.lr={lr}"], metrics)
+    best = {"name": "optuna", "best_params": {"optim.lr": 0.005}, "best_value": 0.3}
+    OmegaConf.save(OmegaConf.create(best), sweep / "optimization_results.yaml")
+    out = write_report([sweep], sweep / "report").parent
+
+    md = (out / "report.md").read_text()
+    assert "## recall: 2 of 3 runs completed" in md
+    assert f"## search {sweep}: 2 of 3 trials completed" in md
+    assert f"best: val/loss=0.3, job 2 ({sweep / '2'}): optim.lr=0.005" in md
+    assert "![search1_objective](figures/search1_objective.png)" in md
+    assert_png(out / "figures" / "search1_objective.png")
+
+
 def test_report_of_a_path_without_runs_is_one_line(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "seqnets.report", str(tmp_path)], capture_output=True, text=True

@@ -3,16 +3,18 @@ import logging
 import os
 from pathlib import Path
 
+import optuna
 import pytest
 import torch
 from conftest import make_idx_dir, toy_data
+from omegaconf import OmegaConf
 from tensorboard import context
 from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from tensorboard.plugins.hparams import api_pb2, backend_context
 from test_train import cli
 
-from seqnets.sweep import job_status, share_cores
+from seqnets.sweep import SEARCH_RESULTS, best_trial, job_overrides, job_status, share_cores
 
 
 def tensorboard_view(logdir: Path) -> tuple[list[str], api_pb2.Experiment]:
@@ -41,6 +43,18 @@ def test_threads_set_by_the_user_win_and_a_single_run_keeps_torchs_choice(caplog
         torch.set_num_threads(before)
     assert caplog.messages[0] == "torch threads: 3 (threads, as set)"
     assert caplog.messages[1].startswith("torch threads: 3 (torch's choice on ")
+
+
+# A two-trial search on recall, cut to two batches of a small data set.
+SEARCH = [
+    "hparams_search=recall_optuna",
+    "hydra.sweeper.n_trials=2",
+    "debug=fast",
+    "task.train_size=200",
+    "task.test_size=40",
+    "callbacks.progress=null",
+]
+SEARCHED = ("optim.lr", "model.hidden_size", "task.batch_size")  # conf/hparams_search/recall_optuna
 
 
 def test_a_job_without_metrics_counts_as_failed(tmp_path: Path) -> None:
@@ -130,3 +144,79 @@ def test_cli_two_job_multirun_completes_with_a_folder_each(
         assert threads == [share, share]
     else:
         assert len(threads) == 2 and "shared" not in threads[0]
+
+
+def fake_job(folder: Path, overrides: list[str], score: float) -> Path:
+    (folder / ".hydra").mkdir(parents=True)
+    OmegaConf.save(OmegaConf.create(overrides), folder / ".hydra" / "overrides.yaml")
+    metrics = {"status": "completed", "selected_by": {"val/loss": score}}
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def test_the_best_trial_is_the_job_with_its_parameters_and_value(tmp_path: Path) -> None:
+    jobs = [
+        fake_job(tmp_path / "0", ["optim.lr=0.01", "model.hidden_size=4"], 0.5),
+        fake_job(tmp_path / "1", ["optim.lr=0.02", "model.hidden_size=4"], 0.2),
+        fake_job(tmp_path / "2", ["optim.lr=0.02", "model.hidden_size=4"], 0.3),  # TPE repeats
+    ]
+    assert best_trial(tmp_path, jobs, "val/loss") is None  # not a search
+    best = {"best_params": {"optim.lr": 0.02, "model.hidden_size": 4}, "best_value": 0.2}
+    OmegaConf.save(OmegaConf.create(best), tmp_path / SEARCH_RESULTS)
+    assert best_trial(tmp_path, jobs, "val/loss") == (
+        f"best: val/loss=0.2, job 1 ({tmp_path / '1'}): optim.lr=0.02 model.hidden_size=4"
+    )
+    # A study extended from a database may hold its best from an earlier command.
+    assert best_trial(tmp_path, jobs[:1], "val/loss") == (
+        f"best: val/loss=0.2, not in {tmp_path}: optim.lr=0.02 model.hidden_size=4"
+    )
+
+
+def test_cli_search_names_its_best_trial_and_repeats_with_its_seed(tmp_path: Path) -> None:
+    picked = []
+    for name in ("first", "again"):
+        sweep = tmp_path / name
+        done = cli(*SEARCH, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"sweep: 2 of 2 jobs completed, results in {sweep}" in done.stdout
+        jobs = [sweep / "0", sweep / "1"]
+        losses = [
+            json.loads((j / "metrics.json").read_text())["selected_by"]["val/loss"] for j in jobs
+        ]
+        best = jobs[losses.index(min(losses))]  # recall's checkpoint: the lowest loss
+        line = next(line for line in done.stdout.splitlines() if line.startswith("best: "))
+        assert line.startswith(f"best: val/loss={min(losses):.6g}, job {best.name} ({best}): ")
+        searched = {o for o in job_overrides(best) if o.split("=")[0] in SEARCHED}
+        assert set(line.rsplit(": ", 1)[1].split()) == searched
+        picked.append([job_overrides(j) for j in jobs])
+    assert picked[0] == picked[1]
+    assert picked[0][0] != picked[0][1]
+
+
+def test_cli_search_records_a_failed_trial_and_extends_its_study(tmp_path: Path) -> None:
+    storage = f"sqlite:///{tmp_path / 'search.db'}"
+    study = [f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=recall"]
+    sweep = tmp_path / "sweep"
+    # Hidden size 0 is refused: with seed 42 one trial draws it and fails, the other runs.
+    done = cli(
+        *SEARCH, *study, "model.hidden_size=choice(0,4)", f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"sweep: 1 of 2 jobs completed, results in {sweep}" in done.stdout
+    assert "): failed: model.hidden_size=0: must be an integer >= 1" in done.stdout
+    completed = next(j for j in (sweep / "0", sweep / "1") if job_status(j)[0] == "completed")
+    assert f", job {completed.name} ({completed}): " in done.stdout
+    states = [t.state.name for t in optuna.load_study(study_name="recall", storage=storage).trials]
+    assert sorted(states) == ["COMPLETE", "FAIL"]
+    # The same search with another seed adds its trials to the study.
+    more = tmp_path / "more"
+    done = cli(
+        *SEARCH,
+        *study,
+        "model.hidden_size=choice(0,4)",
+        "hydra.sweeper.sampler.seed=7",
+        f"hydra.sweep.dir={more}",
+        cwd=tmp_path,
+    )
+    assert f"results in {more}" in done.stdout, done.stderr[-2000:]
+    assert len(optuna.load_study(study_name="recall", storage=storage).trials) == 4

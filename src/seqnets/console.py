@@ -13,10 +13,12 @@ def drop_tips(record: logging.LogRecord) -> bool:
 
 
 def quiet_libraries() -> None:
-    """Filter those notices where they are made: Lightning's tips on its own logger, and the
-    deprecation torch raises inside Lightning's code (its use of `LeafSpec`). Every other
-    warning still shows."""
+    """Filter those notices where they are made: Lightning's tips on its own logger, alembic's
+    plugin list in an Optuna search, and the deprecation torch raises inside Lightning's code
+    (its use of `LeafSpec`). Every other warning still shows."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(drop_tips)
+    # alembic, which Optuna's storage imports, logs each of its plugins as it loads.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     warnings.filterwarnings(
         "ignore",
         message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",

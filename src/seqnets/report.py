@@ -5,7 +5,8 @@
 PATH is a multirun folder or any run folders. Writes report.md, report.csv and figures/ to
 DIR (default PATH/report, or the paths' common folder/report): one row per run, grouped by
 task, the swept keys first; runs that did not complete are listed with their status; where a
-run repeats one of the reference experiments, the reference's result stands beside it.
+run repeats one of the reference experiments, the reference's result stands beside it; an
+Optuna search (hparams_search=...) gets its best trial and its objective over the trials.
 """
 
 import argparse
@@ -24,7 +25,8 @@ from rich.progress import track
 from seqnets.errors import UserError, one_line_errors
 from seqnets.logs import Curves, read_curves
 from seqnets.plots import Series, bars_figure, curves_figure, lines_figure, save_figures
-from seqnets.runs import describe, read_metrics, read_yaml, whole_config
+from seqnets.runs import describe, objective, read_metrics, read_yaml, whole_config
+from seqnets.sweep import SEARCH_RESULTS, best_trial
 
 # The assignment's test accuracies: MNIST after 5 epochs at hidden 128, and recall of the
 # digit at position 2 by a vanilla RNN.
@@ -222,6 +224,46 @@ def task_figures(task: str, runs: list[Run], keys: list[str]) -> dict[str, Figur
     return figures
 
 
+def searches(runs: list[Run]) -> dict[Path, list[Run]]:
+    """The runs of each Optuna search among them, in trial order, by the sweep folder where
+    the sweeper left its results."""
+    found: dict[Path, list[Run]] = defaultdict(list)
+    for run in runs:
+        if (run.path.parent / SEARCH_RESULTS).is_file():
+            found[run.path.parent].append(run)
+    return found
+
+
+def objective_figure(title: str, runs: list[Run]) -> Figure:
+    """Each trial's objective in the order they ran, and the best so far: how far the search
+    got and whether more trials would pay. A failed trial has no point."""
+    checkpoint = runs[0].cfg.callbacks.checkpoint
+    better = max if checkpoint.mode == "max" else min
+    scores: dict[float, float] = {}
+    best: dict[float, float] = {}
+    for trial, run in enumerate(runs):
+        score = objective(run.metrics)
+        if run.completed and score is not None:
+            scores[trial] = score
+            best[trial] = better(score, best[max(best)]) if best else score
+    series = {"trial": scores, "best so far": best}
+    return lines_figure(title, "trial", checkpoint.monitor, series)
+
+
+def search_sections(runs: list[Run], out: Path) -> list[str]:
+    """For each Optuna search among the runs: its best trial and its objective figure."""
+    md: list[str] = []
+    for number, (sweep, trials) in enumerate(searches(runs).items(), start=1):
+        monitor = trials[0].cfg.callbacks.checkpoint.monitor
+        name = f"search{number}_objective"
+        save_figures(out / "figures", {name: objective_figure(f"search: {sweep.name}", trials)})
+        done = sum(run.completed for run in trials)
+        md += ["", f"## search {sweep}: {done} of {len(trials)} trials completed", ""]
+        md += [best_trial(sweep, [run.path for run in trials], monitor) or "", ""]
+        md += [f"![{name}](figures/{name}.png)"]
+    return md
+
+
 def write_report(paths: list[Path], out: Path) -> Path:
     """report.md, report.csv and figures/ for the runs under `paths`; returns report.md."""
     runs = find_runs(paths)
@@ -253,6 +295,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
                 f"- `{run.path}`: {run.metrics['status']}: {run.metrics.get('error', '')}"
                 for run in failed
             ]
+    md += search_sections(runs, out)
     (out / "report.md").write_text("\n".join(md) + "\n")
     columns = list(dict.fromkeys(column for row in table_rows for column in row))
     with (out / "report.csv").open("w", newline="") as file:

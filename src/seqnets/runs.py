@@ -56,6 +56,13 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def objective(metrics: dict[str, Any]) -> float | None:
+    """The score a run's best checkpoint was chosen by (val/acc, or val/loss where the task's
+    checkpoint monitors it): what a search optimises, since that checkpoint is the model the
+    run keeps and tests. None for a run that chose none, which a search records as failed."""
+    return next(iter(metrics.get("selected_by", {}).values()), None)
+
+
 def read_yaml(path: Path) -> DictConfig | ListConfig:
     """A YAML file the run left; one that cannot be read or parsed is a UserError naming it."""
     try:

@@ -1,5 +1,6 @@
-"""What a multirun's jobs share: the machine's cores while they run, and at the end one line per
-job that did not complete, and a non-zero exit if any."""
+"""What a multirun's jobs share: the machine's cores while they run; at the end, one line per job
+that did not complete (and a non-zero exit if any), after an Optuna search the best trial, and
+TensorBoard's HPARAMS experiment."""
 
 import json
 import logging
@@ -19,7 +20,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 
 from seqnets.errors import UserError
-from seqnets.runs import hparams, saved_config
+from seqnets.runs import hparams, objective, saved_config
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +54,22 @@ def share_cores(threads: int | None) -> None:
     log.info("torch threads: %d (%s)", threads, reason)
 
 
+# What Hydra's Optuna sweeper leaves in the sweep folder: the study's best parameters and value.
+SEARCH_RESULTS = "optimization_results.yaml"
+
+
+def read_job_metrics(job: Path) -> dict[str, Any]:
+    """A job folder's metrics.json; none, or a damaged one, means the job never said how it
+    ended."""
+    try:
+        return json.loads((job / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {"error": "no metrics.json: the job stopped before recording how it ended"}
+
+
 def job_status(job: Path) -> tuple[str, str]:
     """A job folder's status and error from its metrics.json; no file means it never ended."""
-    try:
-        metrics = json.loads((job / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return "failed", "no metrics.json: the job stopped before recording how it ended"
+    metrics = read_job_metrics(job)
     return metrics.get("status", "failed"), metrics.get("error", "")
 
 
@@ -100,6 +111,32 @@ def write_experiment(sweep: Path, jobs: list[Path]) -> None:
         writer._get_file_writer().add_summary(Summary(value=[tagged]))
 
 
+def job_overrides(job: Path) -> list[str]:
+    """The command line's overrides a job ran with: a search's trial puts its parameters first."""
+    return list(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
+
+
+def best_trial(sweep: Path, jobs: list[Path], metric: str) -> str | None:
+    """The search's best trial as one line: the job that ran it, its score and parameters.
+    The sweeper names only the parameters and value, so the job is the one with both; a study
+    extended from a database may have found its best in an earlier command's sweep folder."""
+    results = sweep / SEARCH_RESULTS
+    if not results.is_file():
+        return None
+    best = OmegaConf.load(results)
+    if "best_params" not in best:  # several objectives: a Pareto front, no single best
+        return None
+    params = [f"{key}={value}" for key, value in best.best_params.items()]
+    matches = [
+        job
+        for job in jobs
+        if objective(read_job_metrics(job)) == best.best_value
+        and set(params) <= set(job_overrides(job))
+    ]
+    found = f"job {matches[0].name} ({matches[0]})" if matches else f"not in {sweep}"
+    return f"best: {metric}={best.best_value:.6g}, {found}: {' '.join(params)}"
+
+
 class SweepSummary(Callback):
     """Reads every job folder of the sweep, so it works whichever launcher ran the jobs."""
 
@@ -113,8 +150,11 @@ class SweepSummary(Callback):
         statuses = {job: job_status(job) for job in jobs}
         failed = {job: s for job, s in statuses.items() if s[0] != "completed"}
         print(f"sweep: {len(jobs) - len(failed)} of {len(jobs)} jobs completed, results in {sweep}")
+        best = best_trial(sweep, jobs, OmegaConf.select(config, "callbacks.checkpoint.monitor"))
+        if best:
+            print(best)
         for job, (status, error) in failed.items():
-            overrides = " ".join(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
+            overrides = " ".join(job_overrides(job))
             first_line = error.splitlines()[0] if error else ""
             print(f"  job {job.name} ({overrides}): {status}: {first_line}")
         if failed:

@@ -23,7 +23,7 @@ from seqnets.console import quiet_libraries
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
-from seqnets.runs import describe, hparams, read_checkpoint, saved_config
+from seqnets.runs import describe, hparams, objective, read_checkpoint, saved_config
 from seqnets.sweep import share_cores
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
@@ -223,23 +223,26 @@ def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
 
 
 @hydra.main(version_base="1.3", config_path="pkg://seqnets.conf", config_name="train")
-def main(cfg: DictConfig) -> float:
-    """Hydra's entry: returns the best validation accuracy for sweepers that optimise it.
+def main(cfg: DictConfig) -> float | None:
+    """Hydra's entry: returns the run's objective (seqnets.runs) for the sweepers that optimise
+    it; conf/hydra/sweeper/search.yaml takes the direction from the checkpoint's mode.
 
-    In a multirun a failed job is logged and recorded, and the sweep goes on; its summary
-    (seqnets.sweep) lists the failures.
+    In a multirun a failed job is logged and recorded, returns no score, and the sweep goes
+    on; its summary (seqnets.sweep) lists the failures. None rather than NaN: Optuna's sweeper
+    records None as a failed trial, while NaN stops the whole search (hydra-optuna-sweeper
+    1.3.0 tells Optuna of the failure with the NaN still attached, which Optuna refuses).
     """
     with one_line_errors():
         try:
             if cfg.get("resume"):
                 cfg = resumed(cfg, list(HydraConfig.get().overrides.task))
-            return train(cfg)["val_acc"]
+            return objective(train(cfg))
         except Exception as err:
             if HydraConfig.get().mode != RunMode.MULTIRUN:
                 raise
             cause = find_user_error(err)
             log.error("job failed: %s", cause or err, exc_info=cause is None)
-            return float("nan")
+            return None
 
 
 if __name__ == "__main__":
