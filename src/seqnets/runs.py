@@ -122,12 +122,12 @@ def run_checkpoint(run: Path, ckpt_path: str | None = None) -> tuple[str, dict[s
         ckpt_path or recorded.get("best_checkpoint") or str(run / "checkpoints" / "last.ckpt")
     )
     if not Path(checkpoint).is_file():
-        if ckpt_path is None and not recorded.get("best_checkpoint"):
-            raise UserError(
-                f"run={run}: no checkpoint to load (metrics.json names none and there is no "
-                "checkpoints/last.ckpt); give one with ckpt_path=..."
-            )
-        raise UserError(f"ckpt_path={checkpoint}: no such checkpoint")
+        if ckpt_path:
+            raise UserError(f"ckpt_path={checkpoint}: no such checkpoint")
+        raise UserError(
+            f"run={run}: no checkpoint to load ({checkpoint} is missing); "
+            "give one with ckpt_path=..."
+        )
     return checkpoint, read_checkpoint(checkpoint)
 
 
