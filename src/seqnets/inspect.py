@@ -165,14 +165,15 @@ def carry_figure(states: torch.Tensor, carry: torch.Tensor, tracked: dict[str, A
     panels[f"u{units[0]}"].legend(fontsize="x-small")
     best = tracked["best_unit"] - 1
     shown, truth = states[:SEQUENCES_SHOWN, :, best].flatten(), carry[:SEQUENCES_SHOWN].flatten()
-    axes, steps = panels["time"], torch.arange(len(shown))
+    axes, steps = panels["time"], torch.arange(1, len(shown) + 1)
     low, high = float(shown.min()), float(shown.max())
     carried = truth.bool()
     axes.bar(steps[carried], high - low, bottom=low, width=1, color="tab:orange", alpha=0.25,
              label="true carry 1")  # fmt: skip
     axes.plot(steps, shown, marker="o", color="black", label=f"unit {best + 1}")
+    axes.use_sticky_edges = False  # a margin below the shading, so low points show whole
     for edge in range(1, SEQUENCES_SHOWN):
-        axes.axvline(edge * states.shape[1] - 0.5, color="grey", ls=":")
+        axes.axvline(edge * states.shape[1] + 0.5, color="grey", ls=":")
     axes.set(
         title=f"unit {best + 1} over {SEQUENCES_SHOWN} test sums (LSB first; dotted: next sum)",
         xlabel="step",
