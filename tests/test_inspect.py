@@ -123,6 +123,8 @@ def test_a_run_without_a_checkpoint_is_one_line(run_cfg) -> None:
         inspect(run)
     with pytest.raises(UserError, match="^ckpt_path=/nowhere.ckpt: no such checkpoint$"):
         inspect(run, "/nowhere.ckpt")
+    with pytest.raises(UserError, match="^examples=0: must be an integer >= 1$"):
+        inspect(run, examples=0)
 
 
 def test_inspect_reads_the_first_thousand_test_examples_by_default() -> None:

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from omegaconf import DictConfig
 
-from seqnets.errors import one_line_errors
+from seqnets.errors import UserError, one_line_errors
 from seqnets.gates import GATES, Trace, unroll
 from seqnets.models import RecurrentNet
 from seqnets.plots import lines_figure, save_figures
@@ -264,6 +264,8 @@ def inspect_network(
 
 def inspect(run: Path, ckpt_path: str | None = None, examples: int = 1000) -> dict[str, Any]:
     """Draw the run's figures of what its network does and keep the numbers in inspection.json."""
+    if not isinstance(examples, int) or examples < 1:
+        raise UserError(f"examples={examples}: must be an integer >= 1")
     task, module, checkpoint = trained_model(run, ckpt_path)
     task.setup("test")
     figures, summary = inspect_network(module.net, task, examples)
