@@ -66,8 +66,8 @@ class RecurrentNet(nn.Module):
     def read(
         self, x: torch.Tensor, steps: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The logits, and the top layer's states (batch, time, directions * hidden) after the
-        given step indices (all without): what seqnets.inspect draws, from the same pass."""
+        """The logits, and the top layer's states (batch, time, directions * hidden) at the
+        step indices `steps` (every step when None): seqnets.inspect draws both from one pass."""
         out, state = self.rnn(x)
         kept = out if steps is None else out[:, steps]
         if self.every_step:

@@ -1,6 +1,6 @@
-"""A run as metrics.json names it, and a finished run folder as evaluate, predict, report and
-resume read it: its config, its metrics.json and its checkpoints, each checked on the way in so
-a damaged file stops the command with one line that names it."""
+"""A run as metrics.json names it, and a finished run folder as evaluate, predict, inspect,
+report and resume read it: its config, its metrics.json and its checkpoints, each checked on the
+way in so a damaged file stops the command with one line that names it, and its trained model."""
 
 import io
 import json
