@@ -96,7 +96,7 @@ def test_ten_groups_are_told_from_fewer() -> None:
     assert separation(merged, y)["separated_groups"] == 9
 
 
-@pytest.mark.parametrize("model", ["lstm", "bigru"])
+@pytest.mark.parametrize("model", ["lstm", "bilstm"])
 def test_an_image_run_is_inspected(run_cfg, model: str) -> None:
     """Rows of the toy images: PCA of the states, gates of each direction, and early decisions
     for every row, the last the head's own accuracy; reread prefixes for the bidirectional."""
