@@ -50,6 +50,8 @@ def fake_multirun(sweep: Path, compose_cfg) -> None:
             ["task=recall", f"model={model}", f"model.hidden_size={hidden}"],
             metrics,
         )
+        early = {str(t): 0.1 if t < 2 else 0.5 + hidden / 20 for t in range(1, 11)}
+        (sweep / str(num) / "inspection.json").write_text(json.dumps({"early_acc": early}))
     done = {"status": "completed", "test_acc": 0.97, "sec_per_epoch": 12.5, "epochs": 5}
     fake_run(sweep / "4", compose_cfg, ["model=lstm", "model.hidden_size=128"], done)
     failed = {"status": "failed", "error": "model.dropout=2: must be in [0, 1)"}
@@ -86,7 +88,8 @@ def test_report_of_a_multirun(tmp_path: Path, compose_cfg) -> None:
     assert "| rnn | 5 | completed | 75.00 | 40.00 | 30.00 | 0.50 | 105 | 3 |" in md
     assert f"- `{sweep / '5'}`: failed: model.dropout=2: must be in [0, 1)" in md
     assert f"- `{sweep / '6'}`: unfinished:" in md
-    figures = {"recall_curves", "recall_by_hidden", "mnist_curves", "mnist_accuracy_time"}
+    figures = {"recall_curves", "recall_early", "recall_by_hidden"}
+    figures |= {"mnist_curves", "mnist_accuracy_time"}
     assert {p.stem for p in (out / "figures").iterdir()} == figures
     for name in figures:
         assert f"![{name}](figures/{name}.png)" in md

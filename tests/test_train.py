@@ -109,9 +109,14 @@ def test_a_run_leaves_its_files(run_cfg, model: str, capsys) -> None:
     assert len(events.Scalars("val/acc")) == 2
     assert events.Scalars("hp/test_acc")[-1].value == pytest.approx(saved["test_acc"])
     assert saved["selected_by"] == {"val/acc": saved["val_acc"]}
-    assert set(events.Tags()["images"]) == {"figures/curves", "figures/predictions"}
-    assert_png(out / "figures" / "curves.png")
-    assert_png(out / "figures" / "predictions.png")
+    # the training curves, the task's figure, and what the network does (seqnets.inspect)
+    drawn = {"curves", "predictions", "states", "early"} | (
+        {"gates"} if "rnn" not in model else set()
+    )
+    assert set(events.Tags()["images"]) == {f"figures/{name}" for name in drawn}
+    for name in drawn:
+        assert_png(out / "figures" / f"{name}.png")
+    assert json.loads((out / "inspection.json").read_text())["examples"] == 60
 
 
 def test_the_toy_task_is_learned(run_cfg) -> None:
@@ -162,7 +167,11 @@ def test_csv_logger_and_no_logger(run_cfg) -> None:
     assert train(cfg)["status"] == "completed"
     assert not (Path(cfg.output_dir) / "tensorboard").exists()
     figures = Path(cfg.output_dir) / "figures"
-    assert sorted(p.name for p in figures.iterdir()) == ["predictions.png"]  # no log, no curves
+    assert "curves.png" not in {p.name for p in figures.iterdir()}  # no log, no curves
+    cfg = run_cfg("logger=none", "debug=fast", "inspect_examples=0", name="plain")
+    train(cfg)
+    figures = Path(cfg.output_dir) / "figures"
+    assert sorted(p.name for p in figures.iterdir()) == ["predictions.png"]  # nor inspection
 
 
 def test_real_mnist_digits_are_learned(run_cfg, tmp_path: Path) -> None:
@@ -476,7 +485,10 @@ def test_synthetic_tasks_leave_their_metrics(compose_cfg, tmp_path: Path, task: 
         # three sums of each length that fits a line: up to 64 bits
         assert sum(" + " in line and "predicted" in line for line in lines) == 3 * 4
     figure = "acc_by_len.png" if task == "recall" else "exact_by_bits.png"
-    assert {p.name for p in (tmp_path / "figures").iterdir()} == {"curves.png", figure}
+    inspection = {"states.png", "gates.png"} | (
+        {"early.png"} if task == "recall" else {"carry.png"}
+    )
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {"curves.png", figure} | inspection
     assert_png(tmp_path / "figures" / figure)
 
 

@@ -13,8 +13,8 @@ import hydra
 from omegaconf import DictConfig
 
 from seqnets.errors import one_line_errors
-from seqnets.runs import run_checkpoint, run_config
-from seqnets.train import build, test_checkpoint, write_metrics
+from seqnets.runs import run_checkpoint, run_config, write_metrics
+from seqnets.train import build, test_checkpoint
 
 
 def evaluate(run: Path, ckpt_path: str | None = None) -> dict[str, Any]:

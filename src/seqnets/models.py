@@ -61,9 +61,17 @@ class RecurrentNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, time, features) -> logits (batch, classes), or (batch, time, classes)."""
+        return self.read(x)[0]
+
+    def read(
+        self, x: torch.Tensor, steps: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits, and the top layer's states (batch, time, directions * hidden) at the
+        step indices `steps` (every step when None): seqnets.inspect draws both from one pass."""
         out, state = self.rnn(x)
+        kept = out if steps is None else out[:, steps]
         if self.every_step:
-            return self.head(out)
+            return self.head(out), kept
         h_n = state[0] if isinstance(state, tuple) else state
         final = h_n[-self.directions :].transpose(0, 1).flatten(1)
-        return self.head(final)
+        return self.head(final), kept

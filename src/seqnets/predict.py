@@ -10,13 +10,10 @@ from pathlib import Path
 
 import hydra
 import torch
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from seqnets.classifier import SequenceClassifier
 from seqnets.errors import one_line_errors
-from seqnets.runs import run_checkpoint, run_config
-from seqnets.tasks.base import SequenceTask
+from seqnets.runs import trained_model
 
 
 def predict(
@@ -24,16 +21,10 @@ def predict(
 ) -> str:
     """The task's own reading of the model's answer for `text`; `save_input` keeps the input
     the model was given (an image's 28 x 28 pixels), so a person can check what it saw."""
-    task: SequenceTask = instantiate(run_config(run).task)
-    _, saved = run_checkpoint(run, ckpt_path)
-    if type(task).__qualname__ in saved:
-        task.load_state_dict(saved[type(task).__qualname__])
-    module = SequenceClassifier(**saved["hyper_parameters"])
-    module.load_state_dict(saved["state_dict"])
+    task, module, _ = trained_model(run, ckpt_path)
     x = task.encode(text)
     if save_input is not None:
         task.save_input(Path(save_input))
-    module.eval()
     with torch.inference_mode():
         answer = task.describe(module(x).softmax(1))
     return answer if save_input is None else f"{answer}\nSaved as the model saw it: {save_input}"

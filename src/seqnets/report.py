@@ -41,6 +41,7 @@ class Run:
     metrics: dict[str, Any]  # what metrics.json says, or what the config says the run is
     overrides: dict[str, str]
     curves: Curves
+    inspection: dict[str, Any]  # what inspection.json says (seqnets.inspect), if the run has one
 
     @property
     def completed(self) -> bool:
@@ -79,7 +80,9 @@ def read_run(folder: Path) -> Run | None:
         recorded = {"status": "unfinished", "error": "no metrics.json: running, or killed"}
     overrides = read_yaml(folder / ".hydra" / "overrides.yaml")
     pairs = dict(item.lstrip("+~").split("=", 1) for item in overrides if "=" in item)
-    return Run(folder, cfg, {**describe(cfg), **recorded}, pairs, read_curves(folder))
+    inspected = folder / "inspection.json"
+    inspection = read_metrics(inspected) if inspected.is_file() else {}
+    return Run(folder, cfg, {**describe(cfg), **recorded}, pairs, read_curves(folder), inspection)
 
 
 def natural_key(path: Path) -> list[tuple[int, int | str]]:
@@ -191,6 +194,18 @@ def task_figures(task: str, runs: list[Run], keys: list[str]) -> dict[str, Figur
         figures[f"{task}_curves"] = curves_figure(curves)
     if not done:
         return figures
+    early = {
+        label(run, keys): {int(t): acc for t, acc in run.inspection["early_acc"].items()}
+        for run in done
+        if "early_acc" in run.inspection
+    }
+    if early:
+        figures[f"{task}_early"] = lines_figure(
+            f"{task}: test accuracy reading the state after t steps",
+            "steps read",
+            "accuracy",
+            early,
+        )
     if "test_exact_by_bits" in done[0].metrics:
         lengths: Series = {}
         for run in done:

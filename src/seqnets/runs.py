@@ -1,6 +1,6 @@
-"""A run as metrics.json names it, and a finished run folder as evaluate, predict, report and
-resume read it: its config, its metrics.json and its checkpoints, each checked on the way in so
-a damaged file stops the command with one line that names it."""
+"""A run as metrics.json names it, and a finished run folder as evaluate, predict, inspect,
+report and resume read it: its config, its metrics.json and its checkpoints, each checked on the
+way in so a damaged file stops the command with one line that names it, and its trained model."""
 
 import io
 import json
@@ -9,9 +9,12 @@ from typing import Any
 
 import torch
 import yaml
+from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from seqnets.classifier import SequenceClassifier
 from seqnets.errors import UserError
+from seqnets.tasks.base import SequenceTask
 
 # What train's composed config always holds: a file without them was cut short or is not one.
 RUN_KEYS = ("task", "model", "optim", "loss", "trainer", "seed")
@@ -104,6 +107,14 @@ def read_metrics(path: Path) -> dict[str, Any]:
     return recorded
 
 
+def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json") -> None:
+    """Replace metrics.json (or another of the run's JSON files) in one step: a reader never
+    sees half of it."""
+    partial = out / f"{name}.partial"
+    partial.write_text(json.dumps(metrics, indent=2) + "\n")
+    partial.replace(out / name)
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint at `path`, loaded safely onto the CPU. torch.load fails in many ways on a
     damaged file (OSError, EOFError, KeyError, UnpicklingError...), so any failure means that."""
@@ -142,5 +153,25 @@ def run_checkpoint(run: Path, ckpt_path: str | None = None) -> tuple[str, dict[s
         ckpt_path or recorded.get("best_checkpoint") or str(run / "checkpoints" / "last.ckpt")
     )
     if not Path(checkpoint).is_file():
-        raise UserError(f"ckpt_path={checkpoint}: no such checkpoint")
+        if ckpt_path:
+            raise UserError(f"ckpt_path={checkpoint}: no such checkpoint")
+        raise UserError(
+            f"run={run}: no checkpoint to load ({checkpoint} is missing); "
+            "give one with ckpt_path=..."
+        )
     return checkpoint, read_checkpoint(checkpoint)
+
+
+def trained_model(
+    run: Path, ckpt_path: str | None = None
+) -> tuple[SequenceTask, SequenceClassifier, str]:
+    """The run's task (with the state its checkpoints keep, an image task's pixel scaling) and
+    its model with the weights of `ckpt_path` or its best checkpoint, in eval mode; and the
+    checkpoint's path."""
+    task: SequenceTask = instantiate(run_config(run).task)
+    checkpoint, saved = run_checkpoint(run, ckpt_path)
+    if type(task).__qualname__ in saved:
+        task.load_state_dict(saved[type(task).__qualname__])
+    module = SequenceClassifier(**saved["hyper_parameters"])
+    module.load_state_dict(saved["state_dict"])
+    return task, module.eval(), checkpoint

@@ -1,6 +1,5 @@
 """The entry point: compose the config with Hydra, train, test, and leave the run's files."""
 
-import json
 import logging
 import os
 import sys
@@ -16,14 +15,16 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.plugins import TorchCheckpointIO
+from matplotlib.figure import Figure
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.console import quiet_libraries
 from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
+from seqnets.inspect import inspect_network
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
-from seqnets.runs import describe, hparams, objective, read_checkpoint, saved_config
+from seqnets.runs import describe, hparams, objective, read_checkpoint, saved_config, write_metrics
 from seqnets.sweep import share_cores
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
@@ -89,13 +90,6 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float])
         logger.save()
 
 
-def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json") -> None:
-    """Replace metrics.json in one step: a reader never sees half of it."""
-    partial = out / f"{name}.partial"
-    partial.write_text(json.dumps(metrics, indent=2) + "\n")
-    partial.replace(out / name)
-
-
 def test_checkpoint(
     trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier, ckpt_path: str | None
 ) -> dict[str, Any]:
@@ -139,8 +133,22 @@ def fit_and_test(
         report = task.format_predictions(preds, metrics)
         (out / "predictions.txt").write_text(report)
         print(report, end="")
-        draw_figures(out, trainer.loggers, metrics["model"], task.figures(preds, metrics))
+        figures = {**task.figures(preds, metrics), **inspected(out, task, module, cfg)}
+        draw_figures(out, trainer.loggers, metrics["model"], figures)
     return metrics
+
+
+def inspected(
+    out: Path, task: SequenceTask, module: SequenceClassifier, cfg: DictConfig
+) -> dict[str, Figure]:
+    """What the tested network does on `inspect_examples` test examples (seqnets.inspect's
+    figures, its numbers in inspection.json); none when that is 0."""
+    count = cfg.get("inspect_examples", 0)
+    if not count:
+        return {}
+    figures, summary = inspect_network(module.net, task, count)
+    write_metrics(out, summary, name="inspection.json")
+    return figures
 
 
 def draw_figures(out: Path, loggers: list[Logger], label: str, figures: dict) -> None:

@@ -99,6 +99,7 @@ RULES = [
         "null or a number > 0",
     ),
     Rule("trainer.log_every_n_steps", at_least(1), "an integer >= 1"),
+    Rule("inspect_examples", at_least(0), "an integer >= 0"),
     Rule("ckpt_path", lambda v: v is None or Path(str(v)).is_file(), "null or a checkpoint file"),
     Rule("trainer.check_val_every_n_epoch", at_least(1), "an integer >= 1"),
 ]

@@ -15,13 +15,23 @@ def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
     for the final carry; targets (batch, bits + 1), the bits of a + b."""
     operands = torch.randint(0, 2, (batch_size, bits + 1, 2), generator=generator)
     operands[:, -1] = 0
-    total = operands.sum(-1)
-    sums = torch.empty_like(total)
-    carry = torch.zeros(batch_size, dtype=total.dtype)
-    for i in range(bits + 1):
-        column = total[:, i] + carry
-        sums[:, i], carry = column % 2, column // 2
-    return operands.float(), sums
+    return operands.float(), (operands.sum(-1) + carries_in(operands)) % 2
+
+
+def carries_in(operands: torch.Tensor) -> torch.Tensor:
+    """The carry into each column (batch, steps) of the bits (batch, steps, 2), LSB first."""
+    total = operands.long().sum(-1)
+    carry = torch.zeros(len(total), dtype=total.dtype)
+    columns = []
+    for i in range(total.shape[1]):
+        columns.append(carry)
+        carry = (total[:, i] + carry) // 2
+    return torch.stack(columns, 1)
+
+
+def carries_out(operands: torch.Tensor) -> torch.Tensor:
+    """The carry out of each column: what the state must hold after reading it."""
+    return (operands.long().sum(-1) + carries_in(operands)) // 2
 
 
 def to_text(bits: torch.Tensor) -> str:

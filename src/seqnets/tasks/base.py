@@ -107,6 +107,11 @@ class SequenceTask(L.LightningDataModule):
         drawn for every task."""
         return {}
 
+    def inspection_set(self, count: int) -> Batch:
+        """The first `count` test examples, in the form the model reads them, for the figures of
+        what a trained network does (`seqnets.inspect`); the data is set up already."""
+        raise NotImplementedError
+
     def encode(self, text: str) -> torch.Tensor:
         """One input as a person writes it (`predict input=...`), as a batch of one sequence."""
         raise NotImplementedError

@@ -252,6 +252,10 @@ class ImageRows(SequenceTask):
             x = x[:, self.permutation]
         return x.unsqueeze(-1), labels
 
+    def inspection_set(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = self.splits["test"]
+        return self.on_after_batch_transfer((images[:count], labels[:count]), 0)
+
     def format_predictions(self, preds: list[torch.Tensor], metrics: dict[str, Any]) -> str:
         preds = torch.cat(preds)
         labels = self.splits["test"][1][: len(preds)]

@@ -118,6 +118,12 @@ class SyntheticTask(SequenceTask):
         firsts = [self.fixed_set(TEST, n, self.test_size)[0] for n in shown]
         return [(x[: self.num_examples], y[: self.num_examples]) for x, y in firsts]
 
+    def inspection_set(self, count: int) -> Batch:
+        """From the test set of the longest trained length: what the network was made for."""
+        batches = self.fixed_set(TEST, self.train_lens[-1], self.test_size)
+        x, y = (torch.cat(parts)[:count] for parts in zip(*batches, strict=True))
+        return x, y
+
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(self.examples(), batch_size=None)  # whole on every process
 
