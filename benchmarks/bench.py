@@ -253,7 +253,8 @@ def image_row(cell: str, rounds: int) -> str:
         "c": reference_epoch(cell, cfg.model.hidden_size, cfg.optim.lr),
         "f": floor_epoch(cfg),
     }
-    return row(f"{cell.upper()}-128, Fashion-MNIST, batch 100", alternate(contenders, rounds))
+    name = f"{cell.upper()}-128, Fashion-MNIST, batch {cfg.task.batch_size}"
+    return row(name, alternate(contenders, rounds))
 
 
 def recall_row(rounds: int) -> str:
