@@ -15,6 +15,8 @@ from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch.utils.tensorboard.summary import hparams
 
+from seqnets.runs import job_overrides
+
 # tag -> (step, value) in the order logged: val/acc has one point per epoch.
 Curves = dict[str, list[tuple[int, float]]]
 CURVE_TAGS = ("train/loss", "train/acc", "val/loss", "val/acc")
@@ -108,8 +110,8 @@ def sweep_job_name(run: Path) -> str:
     hydra_file = run / ".hydra" / "hydra.yaml"
     if not hydra_file.is_file() or OmegaConf.load(hydra_file).hydra.mode != "MULTIRUN":
         return ""
-    overrides = OmegaConf.load(run / ".hydra" / "overrides.yaml")
-    return ",".join(o for o in overrides if "/" not in o and not o.startswith("experiment="))
+    kept = [o for o in job_overrides(run) if "/" not in o and not o.startswith("experiment=")]
+    return ",".join(kept)
 
 
 class SweepTensorBoardLogger(TensorBoardLogger):

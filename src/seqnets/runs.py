@@ -107,6 +107,12 @@ def read_metrics(path: Path) -> dict[str, Any]:
     return recorded
 
 
+def job_overrides(job: Path) -> list[str]:
+    """The command line's overrides a run ran with, as Hydra saved them: a search's trial puts
+    its parameters first."""
+    return list(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
+
+
 def write_metrics(out: Path, metrics: dict[str, Any], name: str = "metrics.json") -> None:
     """Replace metrics.json (or another of the run's JSON files) in one step: a reader never
     sees half of it."""

@@ -20,7 +20,7 @@ from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 
 from seqnets.errors import UserError
-from seqnets.runs import hparams, objective, saved_config
+from seqnets.runs import hparams, job_overrides, objective, saved_config
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,6 @@ def write_experiment(sweep: Path, jobs: list[Path]) -> None:
     )
     with SummaryWriter(str(sweep)) as writer:
         writer._get_file_writer().add_summary(Summary(value=[tagged]))
-
-
-def job_overrides(job: Path) -> list[str]:
-    """The command line's overrides a job ran with: a search's trial puts its parameters first."""
-    return list(OmegaConf.load(job / ".hydra" / "overrides.yaml"))
 
 
 def best_trial(sweep: Path, jobs: list[Path], metric: str) -> str | None:
