@@ -68,7 +68,7 @@ TUNED = [
     (["task=fashion_mnist", "model=gru"], {"optim.lr": 0.005, "task.normalize": True}),
     (["task=fashion_mnist", "model=rnn"], {"optim.lr": 0.002, "task.normalize": False}),
     (["task=recall", "model=gru"], {"callbacks.checkpoint.monitor": "val/loss"}),
-    (["task=adder", "model=rnn"], {"callbacks.early_stopping.stopping_threshold": 0.001}),
+    (["task=adder", "model=rnn"], {"callbacks.early_stopping.stopping_threshold": 0.003}),
     (["task=adder", "loss=mse"], {"callbacks.early_stopping.stopping_threshold": 0.00003}),
     (["task=recall", "model=rnn"], {"optim.lr": 0.01, "trainer.max_epochs": 50}),
     (["task=psmnist", "model=lstm"], {"optim.lr": 0.002, "task.normalize": False}),
