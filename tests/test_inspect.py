@@ -9,7 +9,7 @@ from conftest import CONF_DIR, assert_png, finished_run
 from hydra import compose, initialize_config_dir
 
 from seqnets.errors import UserError
-from seqnets.inspect import inspect, kept_steps, separation
+from seqnets.inspect import carry_figure, inspect, kept_steps, separation
 
 
 def synthetic_run(compose_cfg, out: Path, *overrides: str) -> Path:
@@ -83,6 +83,18 @@ def test_recall_with_two_units_draws_the_raw_state(compose_cfg, tmp_path: Path) 
     assert list(early) == [str(t) for t in range(1, 11)]  # the longest trained length, 10
     assert early["10"] == pytest.approx(summary["accuracy"])
     assert drawn(run) == {"states", "gates", "early"}
+
+
+def test_a_saturated_unit_still_draws_its_carry() -> None:
+    """A unit stuck at tanh's ceiling spans a few float32 steps (an RNN-2 that never learnt
+    to add): its histogram is still drawn, where thirty bins of that span failed the run."""
+    states = torch.ones(4, 8, 2)
+    states[:, :4, 0] = torch.nextafter(torch.tensor(1.0), torch.tensor(0.0))
+    states[..., 1] = torch.linspace(-1, 1, 32).reshape(4, 8)
+    carry = torch.arange(32).remainder(2).reshape(4, 8)
+    tracked = {"r_by_unit": [0.9, 0.1], "best_unit": 1, "best_r": 0.9, "direction_r": 0.9}
+    figure = carry_figure(states, carry, tracked)
+    assert sum(len(axes.patches) for axes in figure.axes) > 60  # both units' histograms
 
 
 def test_ten_groups_are_told_from_fewer() -> None:

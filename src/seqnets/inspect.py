@@ -163,7 +163,8 @@ def carry_figure(states: torch.Tensor, carry: torch.Tensor, tracked: dict[str, A
     mosaic = [[f"u{u}", "time"] for u in units]
     figure = Figure(figsize=(11, 1.3 + 1.3 * len(units)), layout="constrained")
     panels = figure.subplot_mosaic(mosaic, width_ratios=[1, 2])
-    flat, bits = states.flatten(0, 1), carry.flatten()
+    # float64: a saturated unit spans a few float32 steps, too few for thirty float32 bins.
+    flat, bits = states.flatten(0, 1).double(), carry.flatten()
     for u in units:
         axes = panels[f"u{u}"]
         for bit, colour in ((0, "tab:blue"), (1, "tab:orange")):
