@@ -35,14 +35,17 @@ def test_threads_set_by_the_user_win_and_a_single_run_keeps_torchs_choice(caplog
     before = torch.get_num_threads()
     try:
         with caplog.at_level(logging.INFO, logger="seqnets.sweep"):
-            share_cores(3)
+            share_cores(3, hidden_size=5)
             assert torch.get_num_threads() == 3
-            share_cores(None)  # no launcher running jobs side by side: leave torch's count
+            share_cores(None, hidden_size=128)  # no jobs side by side: torch's count stays
             assert torch.get_num_threads() == 3
+            share_cores(None, hidden_size=5)  # a small network: one thread
+            assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
     assert caplog.messages[0] == "torch threads: 3 (threads, as set)"
     assert caplog.messages[1].startswith("torch threads: 3 (torch's choice on ")
+    assert caplog.messages[2] == "torch threads: 1 (hidden size 5 < 64: too small to split)"
 
 
 # A two-trial search on recall, cut to two batches of a small data set.

@@ -193,7 +193,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer = None
     try:
         validate(cfg)
-        share_cores(cfg.get("threads"))
+        share_cores(cfg.get("threads"), cfg.model.hidden_size)
         start = read_checkpoint(cfg.ckpt_path).get("global_step") if cfg.get("ckpt_path") else None
         L.seed_everything(cfg.seed, workers=True)
         task, module, trainer = build(cfg, purge_step=start)
