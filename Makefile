@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install train test test-fast bench bench-target sweep reproduce report tensorboard lint clean
+.PHONY: install train test test-realdata bench bench-target sweep reproduce report tensorboard lint clean
 
 install: $(STAMP)
 
@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/python -m seqnets.train $(ARGS)
 
+# The suite without the real-data runs; CI runs both.
 test: install
-	$(BIN)/python -m pytest $(ARGS)
-
-test-fast: install
 	$(BIN)/python -m pytest -m "not realdata" $(ARGS)
+
+# Full data sets: the shipped MNIST and Debian's Fashion-MNIST (skipped where it is missing).
+test-realdata: install
+	$(BIN)/python -m pytest -m realdata $(ARGS)
 
 # Seconds per epoch against a bare loop and the usual DataLoader loop, side by side in one run;
 # writes benchmarks/RESULTS.md. Needs Debian's dataset-fashion-mnist. Not part of make test.
