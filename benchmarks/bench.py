@@ -38,7 +38,7 @@ from torchvision.datasets.utils import extract_archive
 from torchvision.transforms import ToTensor
 
 from seqnets.models import CELLS, RecurrentNet
-from seqnets.train import build
+from seqnets.runs import build
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 from test_config import GROUPS
 
 from seqnets.errors import UserError, find_user_error
-from seqnets.train import build
+from seqnets.runs import build
 from seqnets.validation import RULES, validate
 
 

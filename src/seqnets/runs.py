@@ -1,15 +1,19 @@
-"""A run as metrics.json names it, and a finished run folder as evaluate, predict, inspect,
-report and resume read it: its config, its metrics.json and its checkpoints, each checked on the
-way in so a damaged file stops the command with one line that names it, and its trained model."""
+"""Runs, for every command that makes or reads one: a run as metrics.json names it; its task,
+module and trainer built from a config; a finished run folder as evaluate, predict, inspect,
+report and resume read it (its config, metrics.json and checkpoints, each checked on the way in
+so a damaged file stops the command with one line that names it); and its trained model."""
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 import yaml
 from hydra.utils import instantiate
+from lightning.pytorch.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from seqnets.classifier import SequenceClassifier
@@ -181,3 +185,79 @@ def trained_model(
     module = SequenceClassifier(**saved["hyper_parameters"])
     module.load_state_dict(saved["state_dict"])
     return task, module.eval(), checkpoint
+
+
+def plain(node: Any) -> Any:
+    """A resolved, primitive copy of a config node: safe to pickle into checkpoints."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's saver, then one rename over the checkpoint: a kill while it writes leaves
+    the previous checkpoint whole. (Lightning's own writes through a file in /tmp and, when
+    that is another filesystem, copies it into place, where a kill leaves half a file.)"""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        super().save_checkpoint(checkpoint, partial, storage_options)
+        os.replace(partial, target)
+
+
+def build(
+    cfg: DictConfig, purge_step: int | None = None
+) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
+    """Instantiate the task, the module and the trainer with its callbacks and loggers; a run
+    that continues from step `purge_step` has its loggers replace what they hold from there."""
+    task: SequenceTask = instantiate(cfg.task)
+    module = SequenceClassifier(
+        model=plain(cfg.model),
+        optim=plain(cfg.optim),
+        loss=plain(cfg.loss),
+        scheduler=plain(cfg.scheduler) or None,
+    )
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    purge = {} if purge_step is None else {"purge_step": purge_step}
+    loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
+    if trainer.strategy.root_device.type != "cuda":
+        # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
+        # step: on a machine without a GPU that loads the library each time (0.12 ms a step).
+        # torch's plain check asks once.
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+    return task, module, trainer
+
+
+def test_checkpoint(
+    trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier, ckpt_path: str | None
+) -> dict[str, Any]:
+    """The task's test keys for metrics.json, from the weights in `ckpt_path` (or as they are)."""
+    tested = trainer.test(module, datamodule=task, ckpt_path=ckpt_path, verbose=False)
+    samples = trainer.strategy.reduce(torch.tensor(float(module.test_samples)), reduce_op="sum")
+    return {**task.test_metrics(tested), "test_samples": int(samples)}
+
+
+def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint;
+    `overrides` are the command line's, which must say nothing else. Both files are checked
+    here, before train() would record a failure in the run's metrics.json."""
+    run = Path(cfg.resume)
+    previous, last = saved_config(run, "resume"), run / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise UserError(
+            f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
+            "ended); run it again instead"
+        )
+    others = [o for o in overrides if not o.startswith("resume=")]
+    if others:
+        raise UserError(
+            f"resume={run} takes the run's own config, so {' '.join(others)} would be ignored; "
+            f"to change it, start a new run with ckpt_path={last}"
+        )
+    read_checkpoint(last)
+    previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
+    return previous
