@@ -33,7 +33,7 @@ def test_l2_penalty_adds_lambda_times_squared_weights() -> None:
 
 def test_every_step_head_is_scored_per_step() -> None:
     torch.manual_seed(0)
-    module = classifier(head="every")
+    module = classifier(readout="every")
     x, y = torch.randn(2, 6, 3), torch.randint(0, 2, (2, 6))
     loss = module.training_step((x, y), 0)
     logits = module.net(x)

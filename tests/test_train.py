@@ -497,7 +497,7 @@ def test_permuted_pixels_train_and_keep_their_order(run_cfg) -> None:
     assert train(cfg)["status"] == "completed"
     saved = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
     expected = instantiate(cfg.task).permutation.tolist()
-    assert saved["ImageRows"]["permutation"] == expected
+    assert saved["ImageSequences"]["permutation"] == expected
     assert expected != instantiate(cfg.task, permutation_seed=0).permutation.tolist()
 
 

@@ -46,7 +46,7 @@ class SequenceClassifier(L.LightningModule):
     def make_metrics(self, stage: str) -> MetricCollection:
         num_classes = self.hparams.model["num_classes"]
         metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
-        if self.hparams.model.get("head") == "every":
+        if self.hparams.model.get("readout") == "every":
             metrics["exact"] = MulticlassExactMatch(num_classes)
         return MetricCollection(metrics, prefix=f"{stage}/")
 

@@ -13,8 +13,8 @@ CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.
 class RecurrentNet(nn.Module):
     """A batch-first recurrent stack with a linear head on its final state or on every step.
 
-    `head="last"` classifies a whole sequence from the final state of the top layer (both
-    directions when bidirectional); `head="every"` emits one prediction per time step.
+    `readout="last"` classifies a whole sequence from the final state of the top layer (both
+    directions when bidirectional); `readout="every"` emits one prediction per time step.
     """
 
     def __init__(
@@ -28,7 +28,7 @@ class RecurrentNet(nn.Module):
         bias: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        head: Literal["last", "every"] = "last",
+        readout: Literal["last", "every"] = "last",
         init: Literal["default", "orthogonal"] = "default",
     ) -> None:
         super().__init__()
@@ -46,7 +46,7 @@ class RecurrentNet(nn.Module):
             **rnn_only,
         )
         self.directions = 2 if bidirectional else 1
-        self.every_step = head == "every"
+        self.every_step = readout == "every"
         self.head = nn.Linear(hidden_size * self.directions, num_classes)
         if init == "orthogonal":
             self.orthogonal_recurrence()

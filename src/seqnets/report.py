@@ -25,7 +25,7 @@ from rich.progress import track
 from seqnets.errors import UserError, one_line_errors
 from seqnets.logs import Curves, read_curves
 from seqnets.plots import Series, bars_figure, curves_figure, lines_figure, save_figures
-from seqnets.runs import describe, objective, read_metrics, read_yaml, whole_config
+from seqnets.runs import objective, read_metrics, read_yaml, run_identity, whole_config
 from seqnets.sweep import SEARCH_RESULTS, best_trial
 
 # The assignment's test accuracies: MNIST after 5 epochs at hidden 128, and recall of the
@@ -82,7 +82,9 @@ def read_run(folder: Path) -> Run | None:
     pairs = dict(item.lstrip("+~").split("=", 1) for item in overrides if "=" in item)
     inspected = folder / "inspection.json"
     inspection = read_metrics(inspected) if inspected.is_file() else {}
-    return Run(folder, cfg, {**describe(cfg), **recorded}, pairs, read_curves(folder), inspection)
+    return Run(
+        folder, cfg, {**run_identity(cfg), **recorded}, pairs, read_curves(folder), inspection
+    )
 
 
 def natural_key(path: Path) -> list[tuple[int, int | str]]:

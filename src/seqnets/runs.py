@@ -26,7 +26,7 @@ RUN_KEYS = ("task", "model", "optim", "loss", "trainer", "seed")
 CHECKPOINT_KEYS = ("state_dict", "hyper_parameters")
 
 
-def describe(cfg: DictConfig) -> dict[str, Any]:
+def run_identity(cfg: DictConfig) -> dict[str, Any]:
     """What a run is, as metrics.json names it, known before it starts."""
     model = cfg.get("model") or {}
     return {
@@ -42,7 +42,7 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
 
 # Task keys that say how a run reads its data, not what the task asks: left out of hparams.
 PLUMBING = {
-    *("_target_", "name", "seed", "data_dir", "eval_batch_size", "num_examples", "head"),
+    *("_target_", "name", "seed", "data_dir", "eval_batch_size", "num_examples", "readout"),
     *("input_size", "num_classes"),
 }
 
@@ -53,7 +53,7 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     task = OmegaConf.to_container(cfg.task, resolve=True)
     own = {k: v for k, v in task.items() if k not in PLUMBING and isinstance(v, int | float | str)}
     return {
-        **describe(cfg),
+        **run_identity(cfg),
         "lr": cfg.optim.lr,
         "l2_penalty": cfg.optim.get("l2_penalty", 0.0),
         "weight_decay": cfg.optim.get("weight_decay", 0.0),
@@ -238,7 +238,7 @@ def test_checkpoint(
     """The task's test keys for metrics.json, from the weights in `ckpt_path` (or as they are)."""
     tested = trainer.test(module, datamodule=task, ckpt_path=ckpt_path, verbose=False)
     samples = trainer.strategy.reduce(torch.tensor(float(module.test_samples)), reduce_op="sum")
-    return {**task.test_metrics(tested), "test_samples": int(samples)}
+    return {**task.test_scores(tested), "test_samples": int(samples)}
 
 
 def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:

@@ -22,11 +22,11 @@ from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
 from seqnets.runs import (
     build,
-    describe,
     hparams,
     objective,
     read_checkpoint,
     resumed,
+    run_identity,
     test_checkpoint,
     write_metrics,
 )
@@ -63,7 +63,7 @@ def fit_and_test(
     # The best val/acc when it chose the checkpoint, else (say, by val/loss) the last epoch's.
     val_acc = selected.get("val/acc", trainer.callback_metrics.get("val/acc"))
     metrics = {
-        **describe(cfg),
+        **run_identity(cfg),
         "num_params": sum(p.numel() for p in module.net.parameters()),
         "epochs": trainer.current_epoch,
         **test_checkpoint(trainer, task, module, best or None),
@@ -129,7 +129,7 @@ def stop_interrupted(cfg: DictConfig, out: Path, trainer: L.Trainer | None) -> N
         hint = f"resume with: python -m seqnets.train resume={out}"
     else:
         hint = "no epoch had finished, so there is nothing to resume: run it again"
-    write_metrics(out, {**describe(cfg), "status": "interrupted", "resume": hint})
+    write_metrics(out, {**run_identity(cfg), "status": "interrupted", "resume": hint})
     print(f"seqnets: interrupted; {hint}", file=sys.stderr)
     raise SystemExit(130)
 
@@ -155,7 +155,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cause = find_user_error(err)
         status = "diverged" if isinstance(cause, Diverged) else "failed"
         message = str(cause) if cause else f"{type(err).__name__}: {err}"
-        write_metrics(out, {**describe(cfg), "status": status, "error": message})
+        write_metrics(out, {**run_identity(cfg), "status": status, "error": message})
         raise
 
 

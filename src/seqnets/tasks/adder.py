@@ -65,14 +65,14 @@ class Adder(SyntheticTask):
         num_examples: int = 3,
         input_size: int = 2,
         num_classes: int = 2,
-        head: str = "every",
+        readout: str = "every",
     ) -> None:
         trained = list(range(1, bits + 1)) if random_lengths else [bits]
         super().__init__(
             name,
             input_size,
             num_classes,
-            head,
+            readout,
             trained,
             [bits],
             list(test_bits),
@@ -89,7 +89,7 @@ class Adder(SyntheticTask):
     def draw(self, generator: torch.Generator, size: int, length: int) -> Batch:
         return draw_sums(generator, size, length)
 
-    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+    def test_scores(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """Bit accuracy and exact match, averaged over the test lengths and per length."""
         sets = self.by_length(results)
         return {
@@ -123,5 +123,5 @@ class Adder(SyntheticTask):
         steps = [[int(x), int(y)] for x, y in zip(a, b, strict=True)] + [[0, 0]]
         return torch.tensor([steps], dtype=torch.float32)
 
-    def describe(self, probs: torch.Tensor) -> str:
+    def explain(self, probs: torch.Tensor) -> str:
         return to_text(probs[0].argmax(0))

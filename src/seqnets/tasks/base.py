@@ -57,9 +57,9 @@ def per_test_set(results: list[dict[str, float]]) -> list[dict[str, float]]:
 
 
 class SequenceTask(L.LightningDataModule):
-    """A data module that also tells the model its input size, its classes and where the head reads.
+    """A data module that also tells the model its input size, its classes and its readout.
 
-    `head` is "last" for one label per sequence and "every" for one label per time step.
+    `readout` is "last" for one label per sequence and "every" for one label per time step.
     `headline` names the metrics.json keys a sweep is compared by (TensorBoard's HPARAMS).
     """
 
@@ -72,7 +72,7 @@ class SequenceTask(L.LightningDataModule):
         num_classes: int,
         batch_size: int,
         eval_batch_size: int,
-        head: Literal["last", "every"] = "last",
+        readout: Literal["last", "every"] = "last",
         num_examples: int = 10,
     ) -> None:
         super().__init__()
@@ -81,7 +81,7 @@ class SequenceTask(L.LightningDataModule):
         self.num_classes = num_classes
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
-        self.head = head
+        self.readout = readout
         self.num_examples = num_examples
 
     def current_epoch(self) -> int:
@@ -93,7 +93,7 @@ class SequenceTask(L.LightningDataModule):
             return 0, 1
         return self.trainer.global_rank, self.trainer.world_size
 
-    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+    def test_scores(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """metrics.json's test keys (`test_acc`, ...) from Lightning's results of one test set."""
         (only,) = per_test_set(results)
         return {f"test_{key}": value for key, value in only.items()}
@@ -116,7 +116,7 @@ class SequenceTask(L.LightningDataModule):
         """One input as a person writes it (`predict input=...`), as a batch of one sequence."""
         raise NotImplementedError
 
-    def describe(self, probs: torch.Tensor) -> str:
+    def explain(self, probs: torch.Tensor) -> str:
         """What the class probabilities (classes in dim 1) for that input mean for this task."""
         raise NotImplementedError
 

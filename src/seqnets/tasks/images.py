@@ -55,8 +55,9 @@ def read_idx(path: Path, reader: Callable[[str], torch.Tensor]) -> torch.Tensor:
         raise UserError(f"{path}: corrupt or truncated IDX file ({detail})") from None
 
 
-class ImageRows(SequenceTask):
-    """A torchvision MNIST-style data set as sequences of rows, held in memory as uint8.
+class ImageSequences(SequenceTask):
+    """A torchvision MNIST-style data set as sequences (of rows, of pixels, or of pixels in a
+    fixed permuted order), held in memory as uint8.
 
     Batches are cut from one tensor and scaled on the device they train on; the validation
     split is drawn from the training files with its own seed, so it is the same for every run.
@@ -297,7 +298,7 @@ class ImageRows(SequenceTask):
         except (OSError, ValueError) as err:
             raise UserError(f"save_input={path}: cannot write the image ({err})") from None
 
-    def describe(self, probs: torch.Tensor) -> str:
+    def explain(self, probs: torch.Tensor) -> str:
         best = int(probs[0].argmax())
         shares = "  ".join(f"{c}: {p:.3f}" for c, p in enumerate(probs[0].tolist()))
         return (

@@ -68,7 +68,7 @@ class Recall(SyntheticTask):
         x, y, _ = draw_recall(generator, size, length, self.k)
         return x, y
 
-    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+    def test_scores(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """Accuracy over the trained lengths, over the extra lengths apart, and per length."""
         by_len = {n: r["acc"] for n, r in self.by_length(results).items()}
         trained = [by_len[n] for n in self.train_lens]
@@ -105,5 +105,5 @@ class Recall(SyntheticTask):
             )
         return F.one_hot(torch.tensor([[int(d) for d in digits]]), DIGITS).float()
 
-    def describe(self, probs: torch.Tensor) -> str:
+    def explain(self, probs: torch.Tensor) -> str:
         return f"Prediction at position {self.k}: {int(probs[0].argmax())}"

@@ -57,7 +57,7 @@ class SyntheticTask(SequenceTask):
         name: str,
         input_size: int,
         num_classes: int,
-        head: str,
+        readout: str,
         train_lens: list[int],
         val_lens: list[int],
         test_lens: list[int],
@@ -70,7 +70,7 @@ class SyntheticTask(SequenceTask):
         num_examples: int,
     ) -> None:
         super().__init__(
-            name, input_size, num_classes, batch_size, eval_batch_size, head, num_examples
+            name, input_size, num_classes, batch_size, eval_batch_size, readout, num_examples
         )
         self.train_lens, self.val_lens, self.test_lens = train_lens, val_lens, test_lens
         self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
