@@ -15,8 +15,10 @@ LOSS = {"_target_": "torch.nn.CrossEntropyLoss"}
 
 
 def classifier(l2: float = 0.0, scheduler: dict | None = None, **model) -> SequenceClassifier:
-    optim = {"_target_": "torch.optim.Adam", "lr": 0.01, "l2_penalty": l2}
-    return SequenceClassifier(model=MODEL | model, optim=optim, loss=LOSS, scheduler=scheduler)
+    optim = {"_target_": "torch.optim.Adam", "lr": 0.01}
+    return SequenceClassifier(
+        model=MODEL | model, optim=optim, loss=LOSS, scheduler=scheduler, l2_penalty=l2
+    )
 
 
 def test_l2_penalty_adds_lambda_times_squared_weights() -> None:

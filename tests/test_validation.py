@@ -27,7 +27,7 @@ def recall_cfg(**task) -> OmegaConf:
             "model.nonlinearity='sigmoid': must be one of tanh, relu (rnn only)",
         ),
         ("optim.lr=0", "optim.lr=0: must be a number > 0"),
-        ("optim.l2_penalty=-0.1", "optim.l2_penalty=-0.1: must be a number >= 0"),
+        ("l2_penalty=-0.1", "l2_penalty=-0.1: must be a number >= 0"),
         ("task.batch_size=0", "task.batch_size=0: must be an integer >= 1"),
         ("task.batch_size=ten", "task.batch_size='ten': must be an integer >= 1"),
         ("task=adder task.bits=0", "task.bits=0: must be an integer >= 1"),

@@ -58,7 +58,7 @@ class Run:
         if (
             m["task"] == "mnist"
             and (m["hidden_size"], m["num_layers"], m.get("epochs")) == (128, 1, 5)
-            and not cfg.optim.get("l2_penalty")
+            and not cfg.get("l2_penalty")
         ):
             return MNIST_REFERENCE.get(m["model"])
         if m["task"] == "recall" and m["model"] == "rnn" and cfg.task.k == 2:

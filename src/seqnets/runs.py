@@ -55,7 +55,7 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     return {
         **run_identity(cfg),
         "lr": cfg.optim.lr,
-        "l2_penalty": cfg.optim.get("l2_penalty", 0.0),
+        "l2_penalty": cfg.l2_penalty,
         "weight_decay": cfg.optim.get("weight_decay", 0.0),
         "loss": cfg.loss._target_.rsplit(".", 1)[-1],
         "max_epochs": cfg.trainer.max_epochs,
@@ -206,18 +206,24 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         os.replace(partial, target)
 
 
+def build_module(cfg: DictConfig) -> SequenceClassifier:
+    """The module a run trains, from plain copies of its config's parts."""
+    return SequenceClassifier(
+        model=plain(cfg.model),
+        optim=plain(cfg.optim),
+        loss=plain(cfg.loss),
+        scheduler=plain(cfg.scheduler) or None,
+        l2_penalty=cfg.l2_penalty,
+    )
+
+
 def build(
     cfg: DictConfig, purge_step: int | None = None
 ) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
     """Instantiate the task, the module and the trainer with its callbacks and loggers; a run
     that continues from step `purge_step` has its loggers replace what they hold from there."""
     task: SequenceTask = instantiate(cfg.task)
-    module = SequenceClassifier(
-        model=plain(cfg.model),
-        optim=plain(cfg.optim),
-        loss=plain(cfg.loss),
-        scheduler=plain(cfg.scheduler) or None,
-    )
+    module = build_module(cfg)
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
     purge = {} if purge_step is None else {"purge_step": purge_step}
     loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]

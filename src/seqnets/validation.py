@@ -51,6 +51,7 @@ def one_of(*choices: Any) -> Callable[[Any], bool]:
 
 RULES = [
     Rule("seed", lambda v: is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    Rule("l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("threads", lambda v: v is None or at_least(1)(v), "null or an integer >= 1"),
     Rule("model.cell", one_of("rnn", "lstm", "gru"), "one of rnn, lstm, gru"),
     Rule("model.hidden_size", at_least(1), "an integer >= 1"),
@@ -65,7 +66,6 @@ RULES = [
     Rule("optim.weight_decay", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.momentum", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.fused", one_of(None, True, False), "true, false or null"),
-    Rule("optim.l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("task.input_size", at_least(1), "an integer >= 1"),
     Rule("task.num_classes", at_least(2), "an integer >= 2"),
     Rule("task.batch_size", at_least(1), "an integer >= 1"),
