@@ -1,8 +1,10 @@
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import find_user_error
+from seqnets.validation import validate
 
 MODEL = {
     "_target_": "seqnets.models.RecurrentNet",
@@ -56,8 +58,7 @@ def test_optimizer_and_scheduler_come_from_config() -> None:
 
 def test_unknown_cell_is_refused_by_name() -> None:
     with pytest.raises(Exception) as err:
-        classifier(cell="transformer")
+        validate(OmegaConf.create({"model": MODEL | {"cell": "transformer"}}))
     assert (
-        str(find_user_error(err.value))
-        == "model.cell='transformer': expected one of gru, lstm, rnn"
+        str(find_user_error(err.value)) == "model.cell='transformer': must be one of rnn, lstm, gru"
     )

@@ -8,6 +8,7 @@ import torch
 from seqnets.errors import UserError
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
+from seqnets.validation import Rule, at_least, lengths, one_of
 
 
 def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
@@ -49,6 +50,16 @@ class Adder(SyntheticTask):
 
     by_length_key, by_length_name, doubling = "test_exact_by_bits", "exact match", True
     headline = ("test_acc", "test_exact")
+    rules = (
+        *SyntheticTask.rules,
+        Rule("bits", at_least(1), "an integer >= 1"),
+        Rule(
+            "test_bits",
+            lambda v: lengths(v) and len(v) > 0,
+            "a non-empty list of distinct integers >= 1",
+        ),
+        Rule("random_lengths", one_of(True, False), "true or false"),
+    )
 
     def __init__(
         self,

@@ -11,8 +11,15 @@ from matplotlib.figure import Figure
 from torch.utils.data import BatchSampler, DataLoader, Sampler, TensorDataset
 
 from seqnets.errors import UserError
+from seqnets.validation import Rule, at_least
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+# Image and drawn tasks alike hold out a validation set; only an image task can take a share.
+VAL_SIZE = Rule(
+    "val_size",
+    lambda v: at_least(1)(v) or (isinstance(v, float) and 0 < v < 1),
+    "an integer >= 1, or a share in (0, 1) of an image task's training files",
+)
 
 
 def seeded_generator(seed: int, index: int) -> torch.Generator:
@@ -64,6 +71,20 @@ class SequenceTask(L.LightningDataModule):
     """
 
     headline: tuple[str, ...] = ("test_acc",)
+    # The rules of its parameters, checked under `task.` before a run starts; a subclass adds
+    # its own, and `check` the rules between them.
+    rules: tuple[Rule, ...] = (
+        Rule("input_size", at_least(1), "an integer >= 1"),
+        Rule("num_classes", at_least(2), "an integer >= 2"),
+        Rule("batch_size", at_least(1), "an integer >= 1"),
+        Rule("eval_batch_size", at_least(1), "an integer >= 1"),
+        Rule("num_examples", at_least(1), "an integer >= 1"),
+    )
+
+    @classmethod
+    def check(cls, task: Any) -> None:
+        """Raise UserError for the first relation between the task's fields that fails, once
+        each field has passed its own rule; a task has none unless it says so."""
 
     def __init__(
         self,

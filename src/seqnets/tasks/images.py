@@ -18,8 +18,9 @@ from torchvision.datasets.utils import extract_archive
 
 from seqnets.errors import UserError
 from seqnets.plots import image_grid
-from seqnets.tasks.base import EpochShuffle, SequenceTask, batch_loader, seeded_generator
+from seqnets.tasks.base import VAL_SIZE, EpochShuffle, SequenceTask, batch_loader, seeded_generator
 from seqnets.tasks.drawings import SIDE, read_drawing
+from seqnets.validation import Rule, at_least, one_of
 
 DATASETS: dict[str, type[datasets.MNIST]] = {
     "MNIST": datasets.MNIST,
@@ -63,6 +64,24 @@ class ImageSequences(SequenceTask):
     split is drawn from the training files with its own seed, so it is the same for every run.
     """
 
+    rules = (
+        *SequenceTask.rules,
+        VAL_SIZE,
+        Rule("normalize", one_of(True, False), "true or false"),
+        Rule("order", one_of(*ORDERS), f"one of {', '.join(ORDERS)}"),
+        Rule("permutation_seed", at_least(0), "an integer >= 0"),
+    )
+
+    @classmethod
+    def check(cls, task: Any) -> None:
+        """Pixel orders feed one input per step."""
+        super().check(task)
+        if task.get("order", "row") != "row" and task.input_size != 1:
+            raise UserError(
+                f"task.input_size={task.input_size}: task.order={task.order} feeds one pixel per "
+                "step, so it must be 1 (task=smnist and task=psmnist set it)"
+            )
+
     def __init__(
         self,
         name: str,
@@ -85,8 +104,6 @@ class ImageSequences(SequenceTask):
         )
         if dataset not in DATASETS:
             raise UserError(f"task.dataset={dataset!r}: expected one of {sorted(DATASETS)}")
-        if order not in ORDERS:
-            raise UserError(f"task.order={order!r}: expected one of {', '.join(ORDERS)}")
         self.order = order
         # The permuted order's pixel sequence: its own seed, the same whatever the run's seed.
         self.permutation = torch.randperm(

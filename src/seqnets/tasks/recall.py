@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from seqnets.errors import UserError
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
+from seqnets.validation import Rule, at_least, lengths
 
 DIGITS = 10
 
@@ -26,6 +27,31 @@ class Recall(SyntheticTask):
     The test set holds `test_size` sequences of every trained length, plus
     `extra_test_lens` to show how memory carries beyond the lengths seen in training.
     """
+
+    rules = (
+        *SyntheticTask.rules,
+        Rule("k", at_least(1), "an integer >= 1"),
+        Rule("min_len", at_least(1), "an integer >= 1"),
+        Rule("max_len", at_least(1), "an integer >= 1"),
+        Rule("extra_test_lens", lengths, "a list of distinct integers >= 1"),
+    )
+
+    @classmethod
+    def check(cls, task: Any) -> None:
+        """k <= min_len <= max_len, and every extra test length >= k."""
+        super().check(task)
+        if task.min_len > task.max_len:
+            raise UserError(
+                f"task.min_len={task.min_len} > task.max_len={task.max_len}: "
+                "need min_len <= max_len"
+            )
+        if task.k > task.min_len:
+            raise UserError(f"task.k={task.k}: must be between 1 and task.min_len={task.min_len}")
+        if any(n < task.k for n in task.get("extra_test_lens", [])):
+            raise UserError(
+                f"task.extra_test_lens={list(task.extra_test_lens)}: every length must be "
+                f">= task.k={task.k}"
+            )
 
     def __init__(
         self,
