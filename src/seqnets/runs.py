@@ -19,6 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import UserError
 from seqnets.tasks.base import SequenceTask
+from seqnets.validation import target_class
 
 # What train's composed config always holds: a file without them was cut short or is not one.
 RUN_KEYS = ("task", "model", "optim", "loss", "trainer", "seed")
@@ -38,6 +39,11 @@ def run_identity(cfg: DictConfig) -> dict[str, Any]:
         "seed": cfg.get("seed"),
         "precision": str(OmegaConf.select(cfg, "trainer.precision")),
     }
+
+
+def task_class(cfg: DictConfig) -> type[SequenceTask]:
+    """The class of a run's task (its `_target_`): what it reports and its reference results."""
+    return target_class(cfg, "task") or SequenceTask
 
 
 # Task keys that say how a run reads its data, not what the task asks: left out of hparams.

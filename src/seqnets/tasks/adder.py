@@ -1,14 +1,20 @@
 """Add two binary numbers, least significant bit first, one sum bit per time step."""
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
+from matplotlib.figure import Figure
 
 from seqnets.errors import UserError
+from seqnets.plots import Series, lines_figure, mean_points
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
 from seqnets.validation import Rule, at_least, lengths, one_of
+
+if TYPE_CHECKING:
+    from seqnets.report import Run
 
 
 def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
@@ -136,3 +142,26 @@ class Adder(SyntheticTask):
 
     def explain(self, probs: torch.Tensor) -> str:
         return to_text(probs[0].argmax(0))
+
+    @classmethod
+    def report_figures(
+        cls, task: str, done: list["Run"], label: Callable[["Run"], str]
+    ) -> dict[str, Figure]:
+        """Exact match against length per run, and against hidden size per cell and loss."""
+        lengths: Series = {}
+        for run in done:
+            name = f"{run.loss} hidden {run.metrics['hidden_size']}"
+            lengths[name] = {int(n): v for n, v in run.metrics["test_exact_by_bits"].items()}
+        by_hidden = mean_points(
+            (f"{r.metrics['model']} {r.loss}", r.metrics["hidden_size"], r.metrics["test_exact"])
+            for r in done
+            if r.metrics.get("test_exact") is not None
+        )
+        return {
+            f"{task}_exact_by_length": lines_figure(
+                f"{task}: exact match against length", "bits", "exact match", lengths, log2_x=True
+            ),
+            f"{task}_by_hidden": lines_figure(
+                f"{task}: exact match against hidden size", "hidden size", "exact match", by_hidden
+            ),
+        }

@@ -1,9 +1,10 @@
-"""What every task shares: its shape facts for the model, fast batch loaders, test-set reports."""
+"""What every task shares: its shape facts for the model, fast batch loaders, test-set reports,
+and its figures in a report of several runs."""
 
 import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import lightning as L
 import torch
@@ -11,7 +12,11 @@ from matplotlib.figure import Figure
 from torch.utils.data import BatchSampler, DataLoader, Sampler, TensorDataset
 
 from seqnets.errors import UserError
+from seqnets.plots import bars_figure
 from seqnets.validation import Rule, at_least
+
+if TYPE_CHECKING:
+    from seqnets.report import Run
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 # Image and drawn tasks alike hold out a validation set; only an image task can take a share.
@@ -144,3 +149,25 @@ class SequenceTask(L.LightningDataModule):
     def save_input(self, path: Path) -> None:
         """Write the last encoded input as the model saw it; only image tasks have one."""
         raise UserError(f"save_input={path}: task {self.name} reads text, not an image")
+
+    @classmethod
+    def reference(cls, run: "Run") -> float | None:
+        """The assignment's test accuracy for the experiment `run` repeats, if it repeats one
+        (seqnets.report sets it beside the run); none by default."""
+        return None
+
+    @classmethod
+    def report_figures(
+        cls, task: str, done: list["Run"], label: Callable[["Run"], str]
+    ) -> dict[str, Figure]:
+        """The report's figures of this task's completed runs, by file name (the training
+        curves are drawn for every task): by default each run's test accuracy and seconds per
+        epoch side by side, the reference marked."""
+        names = {label(run): run for run in done}
+        panels = {
+            "test accuracy": {n: r.metrics["test_acc"] for n, r in names.items()},
+            "seconds per epoch": {n: r.metrics["sec_per_epoch"] for n, r in names.items()},
+        }
+        references = {n: r.reference() for n, r in names.items()}
+        reference = {n: value for n, value in references.items() if value is not None}
+        return {f"{task}_accuracy_time": bars_figure(task, panels, reference)}

@@ -1,16 +1,24 @@
 """Recall the digit at position K of a random digit sequence: the memory test of the reference."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 
 from seqnets.errors import UserError
+from seqnets.plots import lines_figure, mean_points
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
 from seqnets.validation import Rule, at_least, lengths
 
+if TYPE_CHECKING:
+    from seqnets.report import Run
+
 DIGITS = 10
+# The assignment's recall of the digit at position 2 by a vanilla RNN, by hidden size.
+RECALL_REFERENCE = {2: 0.16, 5: 0.30, 10: 0.96}
 
 
 def draw_recall(
@@ -133,3 +141,27 @@ class Recall(SyntheticTask):
 
     def explain(self, probs: torch.Tensor) -> str:
         return f"Prediction at position {self.k}: {int(probs[0].argmax())}"
+
+    @classmethod
+    def reference(cls, run: "Run") -> float | None:
+        """The assignment's vanilla RNN recalling position 2, at its hidden sizes."""
+        if run.metrics["model"] == "rnn" and run.cfg.task.k == 2:
+            return RECALL_REFERENCE.get(run.metrics["hidden_size"])
+        return None
+
+    @classmethod
+    def report_figures(
+        cls, task: str, done: list["Run"], label: Callable[["Run"], str]
+    ) -> dict[str, Figure]:
+        """Accuracy against hidden size per cell (mean over seeds), the reference beside it."""
+        by_hidden = mean_points(
+            (r.metrics["model"], r.metrics["hidden_size"], r.metrics["test_acc"])
+            for r in done
+            if r.metrics.get("test_acc") is not None
+        )
+        repeats = any(run.reference() is not None for run in done)
+        reference = {"reference rnn": RECALL_REFERENCE} if repeats else None
+        figure = lines_figure(
+            f"{task}: accuracy against hidden size", "hidden size", "accuracy", by_hidden, reference
+        )
+        return {f"{task}_by_hidden": figure}
