@@ -43,7 +43,7 @@ sweep: install
 # all: outputs/reproduce/report/report.md. A failed job is listed in the report, not fatal.
 REPRODUCE := outputs/reproduce
 reproduce: install
-	-$(BIN)/python -m seqnets.train experiment=seed_mnist hydra.sweep.dir=$(REPRODUCE)/seed_mnist
+	-$(BIN)/python -m seqnets.train experiment=reference_mnist hydra.sweep.dir=$(REPRODUCE)/reference_mnist
 	-$(BIN)/python -m seqnets.train -m task=mnist model=rnn,lstm,gru,birnn,bilstm hydra.sweep.dir=$(REPRODUCE)/mnist
 	-$(BIN)/python -m seqnets.train -m experiment=compare_cells hydra.sweep.dir=$(REPRODUCE)/compare_cells
 	-$(BIN)/python -m seqnets.train experiment=recall_hidden hydra.sweep.dir=$(REPRODUCE)/recall_hidden

@@ -37,8 +37,8 @@ from torchvision import datasets
 from torchvision.datasets.utils import extract_archive
 from torchvision.transforms import ToTensor
 
-from seqnets.models import CELLS, RecurrentNet
-from seqnets.train import build
+from seqnets.models import CELLS
+from seqnets.runs import build, build_module
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -68,10 +68,12 @@ def seqnets_epoch(cfg: DictConfig) -> Epoch:
 
 
 def model_and_optimizer(cfg: DictConfig) -> tuple[nn.Module, torch.optim.Optimizer]:
-    """The configured net and optimizer (fused or not), as seqnets builds them."""
-    model = RecurrentNet(**{k: v for k, v in cfg.model.items() if k != "_target_"})
-    settings = {k: v for k, v in cfg.optim.items() if k != "l2_penalty"}
-    return model, instantiate(settings, params=model.parameters())
+    """The configured net and the optimizer (fused or not) that the module's own
+    configure_optimizers makes, so (b) and (f) always step what users run."""
+    module = build_module(cfg)
+    configured = module.configure_optimizers()
+    optimizer = configured["optimizer"] if isinstance(configured, dict) else configured
+    return module.net, optimizer
 
 
 def loss_of(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,10 @@
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import find_user_error
+from seqnets.validation import validate
 
 MODEL = {
     "_target_": "seqnets.models.RecurrentNet",
@@ -15,8 +17,10 @@ LOSS = {"_target_": "torch.nn.CrossEntropyLoss"}
 
 
 def classifier(l2: float = 0.0, scheduler: dict | None = None, **model) -> SequenceClassifier:
-    optim = {"_target_": "torch.optim.Adam", "lr": 0.01, "l2_penalty": l2}
-    return SequenceClassifier(model=MODEL | model, optim=optim, loss=LOSS, scheduler=scheduler)
+    optim = {"_target_": "torch.optim.Adam", "lr": 0.01}
+    return SequenceClassifier(
+        model=MODEL | model, optim=optim, loss=LOSS, scheduler=scheduler, l2_penalty=l2
+    )
 
 
 def test_l2_penalty_adds_lambda_times_squared_weights() -> None:
@@ -33,7 +37,7 @@ def test_l2_penalty_adds_lambda_times_squared_weights() -> None:
 
 def test_every_step_head_is_scored_per_step() -> None:
     torch.manual_seed(0)
-    module = classifier(head="every")
+    module = classifier(readout="every")
     x, y = torch.randn(2, 6, 3), torch.randint(0, 2, (2, 6))
     loss = module.training_step((x, y), 0)
     logits = module.net(x)
@@ -54,8 +58,7 @@ def test_optimizer_and_scheduler_come_from_config() -> None:
 
 def test_unknown_cell_is_refused_by_name() -> None:
     with pytest.raises(Exception) as err:
-        classifier(cell="transformer")
+        validate(OmegaConf.create({"model": MODEL | {"cell": "transformer"}}))
     assert (
-        str(find_user_error(err.value))
-        == "model.cell='transformer': expected one of gru, lstm, rnn"
+        str(find_user_error(err.value)) == "model.cell='transformer': must be one of rnn, lstm, gru"
     )

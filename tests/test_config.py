@@ -54,7 +54,7 @@ def test_every_model_option_builds(compose_cfg, option: str) -> None:
 
 def test_defaults_keep_the_reference_experiments_shape(compose_cfg) -> None:
     cfg = compose_cfg()
-    assert cfg.optim.l2_penalty == 0.0
+    assert cfg.l2_penalty == 0.0
     assert cfg.model.hidden_size == 128 and cfg.model.num_layers == 1
     assert cfg.task.batch_size == 100 and cfg.trainer.max_epochs == 5
 

@@ -19,8 +19,8 @@ from seqnets.errors import UserError
 from seqnets.evaluate import evaluate
 from seqnets.predict import predict
 from seqnets.report import write_report
-from seqnets.runs import read_checkpoint
-from seqnets.train import resumed, train
+from seqnets.runs import read_checkpoint, resumed
+from seqnets.train import train
 
 
 def cut_in_half(path: Path) -> None:

@@ -7,8 +7,8 @@ from seqnets.models import CELLS, RecurrentNet
 @pytest.mark.parametrize("cell", sorted(CELLS))
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("num_layers", [1, 3])
-@pytest.mark.parametrize("head", ["last", "every"])
-def test_output_shapes(cell: str, bidirectional: bool, num_layers: int, head: str) -> None:
+@pytest.mark.parametrize("readout", ["last", "every"])
+def test_output_shapes(cell: str, bidirectional: bool, num_layers: int, readout: str) -> None:
     net = RecurrentNet(
         cell,
         input_size=5,
@@ -17,10 +17,10 @@ def test_output_shapes(cell: str, bidirectional: bool, num_layers: int, head: st
         num_layers=num_layers,
         bidirectional=bidirectional,
         dropout=0.1 if num_layers > 1 else 0.0,
-        head=head,
+        readout=readout,
     )
     out = net(torch.randn(3, 11, 5))
-    assert out.shape == ((3, 11, 4) if head == "every" else (3, 4))
+    assert out.shape == ((3, 11, 4) if readout == "every" else (3, 4))
     assert net.head.in_features == 7 * (2 if bidirectional else 1)
     assert net.rnn.num_layers == num_layers and net.rnn.bidirectional == bidirectional
 

@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from torch.utils.tensorboard import SummaryWriter
 
 from seqnets.report import write_report
-from seqnets.runs import describe
+from seqnets.runs import run_identity
 
 
 def fake_run(folder: Path, compose_cfg, overrides: list[str], metrics: dict | None) -> None:
@@ -21,7 +21,7 @@ def fake_run(folder: Path, compose_cfg, overrides: list[str], metrics: dict | No
     OmegaConf.save(OmegaConf.create(overrides), folder / ".hydra" / "overrides.yaml")
     if metrics is None:
         return
-    (folder / "metrics.json").write_text(json.dumps({**describe(cfg), **metrics}))
+    (folder / "metrics.json").write_text(json.dumps({**run_identity(cfg), **metrics}))
     if metrics["status"] == "completed":
         writer = SummaryWriter(str(folder / "tensorboard"))
         for step in range(1, 4):

@@ -25,9 +25,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import Diverged, UserError
 from seqnets.logs import read_curves
-from seqnets.runs import read_checkpoint, run_config
-from seqnets.train import AtomicCheckpointIO, build, resumed, train
-from seqnets.train import test_checkpoint as checkpoint_metrics
+from seqnets.runs import AtomicCheckpointIO, build, read_checkpoint, resumed, run_config
+from seqnets.runs import test_checkpoint as checkpoint_metrics
+from seqnets.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_KEYS = {
@@ -426,7 +426,7 @@ def test_a_kill_while_a_checkpoint_is_written_leaves_the_last_one_whole(run_cfg)
     code = f"""
 import io, threading, torch
 from lightning.fabric.plugins.io import torch_io
-from seqnets.train import AtomicCheckpointIO
+from seqnets.runs import AtomicCheckpointIO
 
 def half_then_hang(checkpoint, path):
     data = io.BytesIO()
@@ -497,7 +497,7 @@ def test_permuted_pixels_train_and_keep_their_order(run_cfg) -> None:
     assert train(cfg)["status"] == "completed"
     saved = torch.load(Path(cfg.output_dir) / "checkpoints" / "last.ckpt", weights_only=True)
     expected = instantiate(cfg.task).permutation.tolist()
-    assert saved["ImageRows"]["permutation"] == expected
+    assert saved["ImageSequences"]["permutation"] == expected
     assert expected != instantiate(cfg.task, permutation_seed=0).permutation.tolist()
 
 

@@ -1,4 +1,5 @@
-"""The LightningModule for all tasks: a RecurrentNet with the configured loss and optimizer."""
+"""The LightningModule for all tasks: a RecurrentNet with the configured loss (and its
+explicit L2 term) and optimizer."""
 
 import logging
 import time
@@ -31,7 +32,8 @@ class SequenceClassifier(L.LightningModule):
         model: dict[str, Any],
         optim: dict[str, Any],
         loss: dict[str, Any],
-        scheduler: dict[str, Any] | None = None,
+        scheduler: dict[str, Any] | None,
+        l2_penalty: float,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(logger=False)
@@ -46,7 +48,7 @@ class SequenceClassifier(L.LightningModule):
     def make_metrics(self, stage: str) -> MetricCollection:
         num_classes = self.hparams.model["num_classes"]
         metrics = {"acc": MulticlassAccuracy(num_classes, average="micro")}
-        if self.hparams.model.get("head") == "every":
+        if self.hparams.model.get("readout") == "every":
             metrics["exact"] = MulticlassExactMatch(num_classes)
         return MetricCollection(metrics, prefix=f"{stage}/")
 
@@ -97,11 +99,10 @@ class SequenceClassifier(L.LightningModule):
                 f"step {self.global_step}; lower optim.lr or clip gradients "
                 "(trainer.gradient_clip_val=1.0)"
             )
-        lam = self.hparams.optim.get("l2_penalty", 0.0)
-        if lam:
+        if self.hparams.l2_penalty:
             penalty = self.l2_penalty()
             self.log("train/l2_penalty", penalty)
-            loss = loss + lam * penalty
+            loss = loss + self.hparams.l2_penalty * penalty
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -163,7 +164,7 @@ class SequenceClassifier(L.LightningModule):
         )
 
     def configure_optimizers(self) -> Any:
-        settings = {k: v for k, v in self.hparams.optim.items() if k != "l2_penalty"}
+        settings = dict(self.hparams.optim)
         if settings.get("fused") and self.clips_mixed_precision():
             log.info("optim.fused=false: gradients are clipped under mixed precision")
             settings["fused"] = False

@@ -13,8 +13,7 @@ import hydra
 from omegaconf import DictConfig
 
 from seqnets.errors import one_line_errors
-from seqnets.runs import run_checkpoint, run_config, write_metrics
-from seqnets.train import build, test_checkpoint
+from seqnets.runs import build, run_checkpoint, run_config, test_checkpoint, write_metrics
 
 
 def evaluate(run: Path, ckpt_path: str | None = None) -> dict[str, Any]:

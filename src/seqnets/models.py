@@ -1,11 +1,12 @@
 """The recurrent model zoo: torch's own RNN, LSTM and GRU (cuDNN on a GPU) behind one module."""
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
 from seqnets.errors import UserError
+from seqnets.validation import Rule, at_least, is_number, one_of
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -13,9 +14,31 @@ CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.
 class RecurrentNet(nn.Module):
     """A batch-first recurrent stack with a linear head on its final state or on every step.
 
-    `head="last"` classifies a whole sequence from the final state of the top layer (both
-    directions when bidirectional); `head="every"` emits one prediction per time step.
+    `readout="last"` classifies a whole sequence from the final state of the top layer (both
+    directions when bidirectional); `readout="every"` emits one prediction per time step.
     """
+
+    # The rules of its parameters, checked under `model.` before a run starts.
+    rules = (
+        Rule("cell", one_of(*CELLS), "one of rnn, lstm, gru"),
+        Rule("hidden_size", at_least(1), "an integer >= 1"),
+        Rule("num_layers", at_least(1), "an integer >= 1"),
+        Rule("dropout", lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
+        Rule("bias", one_of(True, False), "true or false"),
+        Rule("bidirectional", one_of(True, False), "true or false"),
+        Rule("nonlinearity", one_of(None, "tanh", "relu"), "one of tanh, relu (rnn only)"),
+        Rule("init", one_of("default", "orthogonal"), "one of default, orthogonal"),
+        Rule("readout", one_of("last", "every"), "one of last, every"),
+    )
+
+    @classmethod
+    def check(cls, model: Any) -> None:
+        """Only the vanilla RNN has a nonlinearity to choose."""
+        if model.get("nonlinearity") is not None and model.get("cell") != "rnn":
+            raise UserError(
+                f"model.nonlinearity={model.nonlinearity!r}: only model.cell=rnn takes one "
+                f"(this is {model.get('cell')}); leave it null"
+            )
 
     def __init__(
         self,
@@ -28,12 +51,10 @@ class RecurrentNet(nn.Module):
         bias: bool = True,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        head: Literal["last", "every"] = "last",
+        readout: Literal["last", "every"] = "last",
         init: Literal["default", "orthogonal"] = "default",
     ) -> None:
         super().__init__()
-        if cell not in CELLS:
-            raise UserError(f"model.cell={cell!r}: expected one of {', '.join(sorted(CELLS))}")
         rnn_only = {} if nonlinearity is None else {"nonlinearity": nonlinearity}
         self.rnn = CELLS[cell](
             input_size,
@@ -46,7 +67,7 @@ class RecurrentNet(nn.Module):
             **rnn_only,
         )
         self.directions = 2 if bidirectional else 1
-        self.every_step = head == "every"
+        self.every_step = readout == "every"
         self.head = nn.Linear(hidden_size * self.directions, num_classes)
         if init == "orthogonal":
             self.orthogonal_recurrence()

@@ -2,14 +2,19 @@
 pyplot state, so drawing in a training process opens no window and leaks nothing)."""
 
 import math
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from matplotlib.figure import Figure
 from torch.utils.tensorboard import SummaryWriter
 
-from seqnets.logs import Curves
+# Only a type here: seqnets.logs reads runs, and the tasks that draw with this module are
+# what runs builds.
+if TYPE_CHECKING:
+    from seqnets.logs import Curves
 
 # (x, y) points of one line, keyed by its label.
 Series = dict[str, dict[float, float]]
@@ -20,7 +25,15 @@ PANELS = (
 )
 
 
-def curves_figure(runs: dict[str, Curves]) -> Figure:
+def mean_points(points: Iterable[tuple[str, float, float]]) -> Series:
+    """For each series, the mean y at each x of its (series, x, y) points (over seeds, say)."""
+    sums: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for name, x, y in points:
+        sums[name][x].append(y)
+    return {name: {x: sum(v) / len(v) for x, v in ys.items()} for name, ys in sums.items()}
+
+
+def curves_figure(runs: dict[str, "Curves"]) -> Figure:
     """Training loss and accuracy over steps, validation accuracy over epochs; a line per run."""
     figure = Figure(figsize=(13, 3.6), layout="constrained")
     for axes, (tag, xlabel, title) in zip(figure.subplots(1, 3), PANELS, strict=True):

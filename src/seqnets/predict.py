@@ -26,7 +26,7 @@ def predict(
     if save_input is not None:
         task.save_input(Path(save_input))
     with torch.inference_mode():
-        answer = task.describe(module(x).softmax(1))
+        answer = task.explain(module(x).softmax(1))
     return answer if save_input is None else f"{answer}\nSaved as the model saw it: {save_input}"
 
 

@@ -13,7 +13,6 @@ import argparse
 import csv
 import os
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,16 @@ from rich.progress import track
 
 from seqnets.errors import UserError, one_line_errors
 from seqnets.logs import Curves, read_curves
-from seqnets.plots import Series, bars_figure, curves_figure, lines_figure, save_figures
-from seqnets.runs import describe, objective, read_metrics, read_yaml, whole_config
+from seqnets.plots import curves_figure, lines_figure, save_figures
+from seqnets.runs import (
+    objective,
+    read_metrics,
+    read_yaml,
+    run_identity,
+    task_class,
+    whole_config,
+)
 from seqnets.sweep import SEARCH_RESULTS, best_trial
-
-# The assignment's test accuracies: MNIST after 5 epochs at hidden 128, and recall of the
-# digit at position 2 by a vanilla RNN.
-MNIST_REFERENCE = {"rnn": 0.9309, "lstm": 0.9698, "gru": 0.9680, "birnn": 0.9475}
-RECALL_REFERENCE = {2: 0.16, 5: 0.30, 10: 0.96}
 
 
 @dataclass
@@ -53,17 +54,9 @@ class Run:
         return self.overrides.get("loss") or self.cfg.loss._target_.rsplit(".", 1)[-1]
 
     def reference(self) -> float | None:
-        """The assignment's result for the same experiment, if this run repeats one."""
-        m, cfg = self.metrics, self.cfg
-        if (
-            m["task"] == "mnist"
-            and (m["hidden_size"], m["num_layers"], m.get("epochs")) == (128, 1, 5)
-            and not cfg.optim.get("l2_penalty")
-        ):
-            return MNIST_REFERENCE.get(m["model"])
-        if m["task"] == "recall" and m["model"] == "rnn" and cfg.task.k == 2:
-            return RECALL_REFERENCE.get(m["hidden_size"])
-        return None
+        """The assignment's result for the same experiment, if this run repeats one; its task
+        class knows which."""
+        return task_class(self.cfg).reference(self)
 
 
 def read_run(folder: Path) -> Run | None:
@@ -82,7 +75,9 @@ def read_run(folder: Path) -> Run | None:
     pairs = dict(item.lstrip("+~").split("=", 1) for item in overrides if "=" in item)
     inspected = folder / "inspection.json"
     inspection = read_metrics(inspected) if inspected.is_file() else {}
-    return Run(folder, cfg, {**describe(cfg), **recorded}, pairs, read_curves(folder), inspection)
+    return Run(
+        folder, cfg, {**run_identity(cfg), **recorded}, pairs, read_curves(folder), inspection
+    )
 
 
 def natural_key(path: Path) -> list[tuple[int, int | str]]:
@@ -176,17 +171,9 @@ def markdown_table(table: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def mean_points(runs: list[Run], series: Callable[[Run], str], x: str, y: str) -> Series:
-    """For each series, the mean of metric `y` at each value of `x` (over seeds, say)."""
-    sums: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for run in runs:
-        if run.metrics.get(y) is not None:
-            sums[series(run)][run.metrics[x]].append(run.metrics[y])
-    return {name: {k: sum(v) / len(v) for k, v in points.items()} for name, points in sums.items()}
-
-
 def task_figures(task: str, runs: list[Run], keys: list[str]) -> dict[str, Figure]:
-    """The figures of one task's completed runs, by file name."""
+    """The figures of one task's completed runs, by file name: the training curves and early
+    readings every task has, then the task class's own."""
     done = [run for run in runs if run.completed]
     figures: dict[str, Figure] = {}
     curves = {label(run, keys): run.curves for run in done if run.curves}
@@ -206,37 +193,8 @@ def task_figures(task: str, runs: list[Run], keys: list[str]) -> dict[str, Figur
             "accuracy",
             early,
         )
-    if "test_exact_by_bits" in done[0].metrics:
-        lengths: Series = {}
-        for run in done:
-            name = f"{run.loss} hidden {run.metrics['hidden_size']}"
-            lengths[name] = {int(n): v for n, v in run.metrics["test_exact_by_bits"].items()}
-        figures[f"{task}_exact_by_length"] = lines_figure(
-            f"{task}: exact match against length", "bits", "exact match", lengths, log2_x=True
-        )
-        by_hidden = mean_points(
-            done, lambda r: f"{r.metrics['model']} {r.loss}", "hidden_size", "test_exact"
-        )
-        figures[f"{task}_by_hidden"] = lines_figure(
-            f"{task}: exact match against hidden size", "hidden size", "exact match", by_hidden
-        )
-    elif "test_acc_by_len" in done[0].metrics:
-        by_hidden = mean_points(done, lambda r: r.metrics["model"], "hidden_size", "test_acc")
-        repeats = any(run.reference() is not None for run in done)
-        reference = {"reference rnn": RECALL_REFERENCE} if repeats else None
-        figures[f"{task}_by_hidden"] = lines_figure(
-            f"{task}: accuracy against hidden size", "hidden size", "accuracy", by_hidden, reference
-        )
-    else:
-        names = {label(run, keys): run for run in done}
-        panels = {
-            "test accuracy": {n: r.metrics["test_acc"] for n, r in names.items()},
-            "seconds per epoch": {n: r.metrics["sec_per_epoch"] for n, r in names.items()},
-        }
-        references = {n: r.reference() for n, r in names.items()}
-        reference = {n: value for n, value in references.items() if value is not None}
-        figures[f"{task}_accuracy_time"] = bars_figure(task, panels, reference)
-    return figures
+    own = task_class(done[0].cfg).report_figures(task, done, lambda run: label(run, keys))
+    return {**figures, **own}
 
 
 def searches(runs: list[Run]) -> dict[Path, list[Run]]:

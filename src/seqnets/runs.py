@@ -1,20 +1,25 @@
-"""A run as metrics.json names it, and a finished run folder as evaluate, predict, inspect,
-report and resume read it: its config, its metrics.json and its checkpoints, each checked on the
-way in so a damaged file stops the command with one line that names it, and its trained model."""
+"""Runs, for every command that makes or reads one: a run as metrics.json names it; its task,
+module and trainer built from a config; a finished run folder as evaluate, predict, inspect,
+report and resume read it (its config, metrics.json and checkpoints, each checked on the way in
+so a damaged file stops the command with one line that names it); and its trained model."""
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 import yaml
 from hydra.utils import instantiate
+from lightning.pytorch.plugins import TorchCheckpointIO
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import UserError
 from seqnets.tasks.base import SequenceTask
+from seqnets.validation import target_class
 
 # What train's composed config always holds: a file without them was cut short or is not one.
 RUN_KEYS = ("task", "model", "optim", "loss", "trainer", "seed")
@@ -22,7 +27,7 @@ RUN_KEYS = ("task", "model", "optim", "loss", "trainer", "seed")
 CHECKPOINT_KEYS = ("state_dict", "hyper_parameters")
 
 
-def describe(cfg: DictConfig) -> dict[str, Any]:
+def run_identity(cfg: DictConfig) -> dict[str, Any]:
     """What a run is, as metrics.json names it, known before it starts."""
     model = cfg.get("model") or {}
     return {
@@ -36,9 +41,14 @@ def describe(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def task_class(cfg: DictConfig) -> type[SequenceTask]:
+    """The class of a run's task (its `_target_`): what it reports and its reference results."""
+    return target_class(cfg, "task") or SequenceTask
+
+
 # Task keys that say how a run reads its data, not what the task asks: left out of hparams.
 PLUMBING = {
-    *("_target_", "name", "seed", "data_dir", "eval_batch_size", "num_examples", "head"),
+    *("_target_", "name", "seed", "data_dir", "eval_batch_size", "num_examples", "readout"),
     *("input_size", "num_classes"),
 }
 
@@ -49,9 +59,9 @@ def hparams(cfg: DictConfig) -> dict[str, Any]:
     task = OmegaConf.to_container(cfg.task, resolve=True)
     own = {k: v for k, v in task.items() if k not in PLUMBING and isinstance(v, int | float | str)}
     return {
-        **describe(cfg),
+        **run_identity(cfg),
         "lr": cfg.optim.lr,
-        "l2_penalty": cfg.optim.get("l2_penalty", 0.0),
+        "l2_penalty": cfg.l2_penalty,
         "weight_decay": cfg.optim.get("weight_decay", 0.0),
         "loss": cfg.loss._target_.rsplit(".", 1)[-1],
         "max_epochs": cfg.trainer.max_epochs,
@@ -181,3 +191,85 @@ def trained_model(
     module = SequenceClassifier(**saved["hyper_parameters"])
     module.load_state_dict(saved["state_dict"])
     return task, module.eval(), checkpoint
+
+
+def plain(node: Any) -> Any:
+    """A resolved, primitive copy of a config node: safe to pickle into checkpoints."""
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's saver, then one rename over the checkpoint: a kill while it writes leaves
+    the previous checkpoint whole. (Lightning's own writes through a file in /tmp and, when
+    that is another filesystem, copies it into place, where a kill leaves half a file.)"""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        super().save_checkpoint(checkpoint, partial, storage_options)
+        os.replace(partial, target)
+
+
+def build_module(cfg: DictConfig) -> SequenceClassifier:
+    """The module a run trains, from plain copies of its config's parts."""
+    return SequenceClassifier(
+        model=plain(cfg.model),
+        optim=plain(cfg.optim),
+        loss=plain(cfg.loss),
+        scheduler=plain(cfg.scheduler) or None,
+        l2_penalty=cfg.l2_penalty,
+    )
+
+
+def build(
+    cfg: DictConfig, purge_step: int | None = None
+) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
+    """Instantiate the task, the module and the trainer with its callbacks and loggers; a run
+    that continues from step `purge_step` has its loggers replace what they hold from there."""
+    task: SequenceTask = instantiate(cfg.task)
+    module = build_module(cfg)
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
+    purge = {} if purge_step is None else {"purge_step": purge_step}
+    loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]
+    trainer = instantiate(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
+    if trainer.strategy.root_device.type != "cuda":
+        # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
+        # step: on a machine without a GPU that loads the library each time (0.12 ms a step).
+        # torch's plain check asks once.
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+    return task, module, trainer
+
+
+def test_checkpoint(
+    trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier, ckpt_path: str | None
+) -> dict[str, Any]:
+    """The task's test keys for metrics.json, from the weights in `ckpt_path` (or as they are)."""
+    tested = trainer.test(module, datamodule=task, ckpt_path=ckpt_path, verbose=False)
+    samples = trainer.strategy.reduce(torch.tensor(float(module.test_samples)), reduce_op="sum")
+    return {**task.test_scores(tested), "test_samples": int(samples)}
+
+
+def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint;
+    `overrides` are the command line's, which must say nothing else. Both files are checked
+    here, before train() would record a failure in the run's metrics.json."""
+    run = Path(cfg.resume)
+    previous, last = saved_config(run, "resume"), run / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise UserError(
+            f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
+            "ended); run it again instead"
+        )
+    others = [o for o in overrides if not o.startswith("resume=")]
+    if others:
+        raise UserError(
+            f"resume={run} takes the run's own config, so {' '.join(others)} would be ignored; "
+            f"to change it, start a new run with ckpt_path={last}"
+        )
+    read_checkpoint(last)
+    previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
+    return previous

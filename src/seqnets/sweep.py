@@ -13,14 +13,13 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 from tensorboard.compat.proto.summary_pb2 import Summary
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
 
 from seqnets.errors import UserError
-from seqnets.runs import hparams, job_overrides, objective, saved_config
+from seqnets.runs import hparams, job_overrides, objective, saved_config, task_class
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def write_experiment(sweep: Path, jobs: list[Path]) -> None:
     params = [hparams(cfg) for cfg in configs]
     names = list(dict.fromkeys(k for p in params for k in p))
     infos = [hparam_info(k, [p.get(k) for p in params]) for k in names]
-    headline = dict.fromkeys(m for cfg in configs for m in get_class(cfg.task._target_).headline)
+    headline = dict.fromkeys(m for cfg in configs for m in task_class(cfg).headline)
     metrics = [api_pb2.MetricInfo(name=api_pb2.MetricName(tag=f"hp/{m}")) for m in headline]
     experiment = plugin_data_pb2.HParamsPluginData(
         experiment=api_pb2.Experiment(hparam_infos=infos, metric_infos=metrics)

@@ -1,7 +1,6 @@
 """The entry point: compose the config with Hydra, train, test, and leave the run's files."""
 
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -9,73 +8,34 @@ from typing import Any, NoReturn
 
 import hydra
 import lightning as L
-import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
-from lightning.pytorch.plugins import TorchCheckpointIO
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.console import quiet_libraries
-from seqnets.errors import Diverged, UserError, find_user_error, one_line_errors
+from seqnets.errors import Diverged, find_user_error, one_line_errors
 from seqnets.inspect import inspect_network
 from seqnets.logs import read_curves
 from seqnets.plots import curves_figure, save_figures
-from seqnets.runs import describe, hparams, objective, read_checkpoint, saved_config, write_metrics
+from seqnets.runs import (
+    build,
+    hparams,
+    objective,
+    read_checkpoint,
+    resumed,
+    run_identity,
+    test_checkpoint,
+    write_metrics,
+)
 from seqnets.sweep import share_cores
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
 log = logging.getLogger(__name__)
 quiet_libraries()
-
-
-def plain(node: Any) -> Any:
-    """A resolved, primitive copy of a config node: safe to pickle into checkpoints."""
-    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Lightning's saver, then one rename over the checkpoint: a kill while it writes leaves
-    the previous checkpoint whole. (Lightning's own writes through a file in /tmp and, when
-    that is another filesystem, copies it into place, where a kill leaves half a file.)"""
-
-    def save_checkpoint(
-        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
-    ) -> None:
-        target = Path(path)
-        partial = target.with_name(f".{target.name}.partial")
-        super().save_checkpoint(checkpoint, partial, storage_options)
-        os.replace(partial, target)
-
-
-def build(
-    cfg: DictConfig, purge_step: int | None = None
-) -> tuple[SequenceTask, SequenceClassifier, L.Trainer]:
-    """Instantiate the task, the module and the trainer with its callbacks and loggers; a run
-    that continues from step `purge_step` has its loggers replace what they hold from there."""
-    task: SequenceTask = instantiate(cfg.task)
-    module = SequenceClassifier(
-        model=plain(cfg.model),
-        optim=plain(cfg.optim),
-        loss=plain(cfg.loss),
-        scheduler=plain(cfg.scheduler) or None,
-    )
-    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c is not None]
-    purge = {} if purge_step is None else {"purge_step": purge_step}
-    loggers = [instantiate(c, **purge) for c in (cfg.logger or {}).values() if c is not None]
-    trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
-    )
-    if trainer.strategy.root_device.type != "cuda":
-        # Lightning has torch look for GPUs through NVML, and torch's optimizers look at every
-        # step: on a machine without a GPU that loads the library each time (0.12 ms a step).
-        # torch's plain check asks once.
-        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
-    return task, module, trainer
 
 
 def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float]) -> None:
@@ -88,15 +48,6 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float])
             logger.log_hyperparams(hparams(cfg))
             logger.log_metrics(final)
         logger.save()
-
-
-def test_checkpoint(
-    trainer: L.Trainer, task: SequenceTask, module: SequenceClassifier, ckpt_path: str | None
-) -> dict[str, Any]:
-    """The task's test keys for metrics.json, from the weights in `ckpt_path` (or as they are)."""
-    tested = trainer.test(module, datamodule=task, ckpt_path=ckpt_path, verbose=False)
-    samples = trainer.strategy.reduce(torch.tensor(float(module.test_samples)), reduce_op="sum")
-    return {**task.test_metrics(tested), "test_samples": int(samples)}
 
 
 def fit_and_test(
@@ -112,7 +63,7 @@ def fit_and_test(
     # The best val/acc when it chose the checkpoint, else (say, by val/loss) the last epoch's.
     val_acc = selected.get("val/acc", trainer.callback_metrics.get("val/acc"))
     metrics = {
-        **describe(cfg),
+        **run_identity(cfg),
         "num_params": sum(p.numel() for p in module.net.parameters()),
         "epochs": trainer.current_epoch,
         **test_checkpoint(trainer, task, module, best or None),
@@ -178,7 +129,7 @@ def stop_interrupted(cfg: DictConfig, out: Path, trainer: L.Trainer | None) -> N
         hint = f"resume with: python -m seqnets.train resume={out}"
     else:
         hint = "no epoch had finished, so there is nothing to resume: run it again"
-    write_metrics(out, {**describe(cfg), "status": "interrupted", "resume": hint})
+    write_metrics(out, {**run_identity(cfg), "status": "interrupted", "resume": hint})
     print(f"seqnets: interrupted; {hint}", file=sys.stderr)
     raise SystemExit(130)
 
@@ -204,30 +155,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         cause = find_user_error(err)
         status = "diverged" if isinstance(cause, Diverged) else "failed"
         message = str(cause) if cause else f"{type(err).__name__}: {err}"
-        write_metrics(out, {**describe(cfg), "status": status, "error": message})
+        write_metrics(out, {**run_identity(cfg), "status": status, "error": message})
         raise
-
-
-def resumed(cfg: DictConfig, overrides: list[str]) -> DictConfig:
-    """The config of the run in folder `cfg.resume`, set to continue from its last checkpoint;
-    `overrides` are the command line's, which must say nothing else. Both files are checked
-    here, before train() would record a failure in the run's metrics.json."""
-    run = Path(cfg.resume)
-    previous, last = saved_config(run, "resume"), run / "checkpoints" / "last.ckpt"
-    if not last.is_file():
-        raise UserError(
-            f"resume={run}: no checkpoints/last.ckpt (it stopped before its first epoch "
-            "ended); run it again instead"
-        )
-    others = [o for o in overrides if not o.startswith("resume=")]
-    if others:
-        raise UserError(
-            f"resume={run} takes the run's own config, so {' '.join(others)} would be ignored; "
-            f"to change it, start a new run with ckpt_path={last}"
-        )
-    read_checkpoint(last)
-    previous.output_dir, previous.ckpt_path, previous.resume = str(run), str(last), None
-    return previous
 
 
 @hydra.main(version_base="1.3", config_path="pkg://seqnets.conf", config_name="train")

@@ -1,7 +1,9 @@
 """Every numeric and choice field of a composed config, checked before any work is done.
 
-One table of rules, so a bad value anywhere stops the run with one line that names the
-key, the value and what is allowed.
+The run's own keys (seed, optim, trainer, ...) have their rules here; a task or model class
+keeps the rules of its parameters beside them (`rules`, `check`), and its config's `_target_`
+brings them in. A bad value anywhere stops the run with one line that names the key, the
+value and what is allowed.
 """
 
 import logging
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf
 
 from seqnets.errors import UserError
@@ -49,49 +52,15 @@ def one_of(*choices: Any) -> Callable[[Any], bool]:
     return lambda v: any(v == c and type(v) is type(c) for c in choices)
 
 
+# The run's own keys; the task's and the model's are their classes' (`target_class`).
 RULES = [
     Rule("seed", lambda v: is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    Rule("l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("threads", lambda v: v is None or at_least(1)(v), "null or an integer >= 1"),
-    Rule("model.cell", one_of("rnn", "lstm", "gru"), "one of rnn, lstm, gru"),
-    Rule("model.hidden_size", at_least(1), "an integer >= 1"),
-    Rule("model.num_layers", at_least(1), "an integer >= 1"),
-    Rule("model.dropout", lambda v: is_number(v) and 0 <= v < 1, "a number in [0, 1)"),
-    Rule("model.bias", one_of(True, False), "true or false"),
-    Rule("model.bidirectional", one_of(True, False), "true or false"),
-    Rule("model.nonlinearity", one_of(None, "tanh", "relu"), "one of tanh, relu (rnn only)"),
-    Rule("model.init", one_of("default", "orthogonal"), "one of default, orthogonal"),
-    Rule("model.head", one_of("last", "every"), "one of last, every"),
     Rule("optim.lr", lambda v: is_number(v) and v > 0, "a number > 0"),
     Rule("optim.weight_decay", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.momentum", lambda v: is_number(v) and v >= 0, "a number >= 0"),
     Rule("optim.fused", one_of(None, True, False), "true, false or null"),
-    Rule("optim.l2_penalty", lambda v: is_number(v) and v >= 0, "a number >= 0"),
-    Rule("task.input_size", at_least(1), "an integer >= 1"),
-    Rule("task.num_classes", at_least(2), "an integer >= 2"),
-    Rule("task.batch_size", at_least(1), "an integer >= 1"),
-    Rule("task.eval_batch_size", at_least(1), "an integer >= 1"),
-    Rule(
-        "task.val_size",
-        lambda v: at_least(1)(v) or (isinstance(v, float) and 0 < v < 1),
-        "an integer >= 1, or a share in (0, 1) of an image task's training files",
-    ),
-    Rule("task.train_size", at_least(1), "an integer >= 1"),
-    Rule("task.test_size", at_least(1), "an integer >= 1"),
-    Rule("task.num_examples", at_least(1), "an integer >= 1"),
-    Rule("task.k", at_least(1), "an integer >= 1"),
-    Rule("task.min_len", at_least(1), "an integer >= 1"),
-    Rule("task.max_len", at_least(1), "an integer >= 1"),
-    Rule("task.extra_test_lens", lengths, "a list of distinct integers >= 1"),
-    Rule("task.bits", at_least(1), "an integer >= 1"),
-    Rule(
-        "task.test_bits",
-        lambda v: lengths(v) and len(v) > 0,
-        "a non-empty list of distinct integers >= 1",
-    ),
-    Rule("task.random_lengths", one_of(True, False), "true or false"),
-    Rule("task.normalize", one_of(True, False), "true or false"),
-    Rule("task.order", one_of("row", "pixel", "permuted"), "one of row, pixel, permuted"),
-    Rule("task.permutation_seed", at_least(0), "an integer >= 0"),
     Rule("trainer.max_epochs", at_least(1), "an integer >= 1"),
     Rule(
         "trainer.gradient_clip_val",
@@ -103,6 +72,8 @@ RULES = [
     Rule("ckpt_path", lambda v: v is None or Path(str(v)).is_file(), "null or a checkpoint file"),
     Rule("trainer.check_val_every_n_epoch", at_least(1), "an integer >= 1"),
 ]
+# The groups whose `_target_` class brings its own rules.
+CLASS_GROUPS = ("model", "task")
 
 
 def on_cpu(trainer: Any) -> bool:
@@ -134,42 +105,30 @@ def precision_fits(cfg: DictConfig) -> None:
         )
 
 
-def relations(cfg: DictConfig) -> None:
-    """Rules between fields: recall needs k <= min_len <= max_len and every extra test length
-    >= k; pixel orders feed one input per step; only the vanilla RNN has a nonlinearity to
-    choose."""
-    task, model = cfg.get("task") or {}, cfg.get("model") or {}
-    if "dataset" not in task and isinstance(task.get("val_size"), float):
-        raise UserError(
-            f"task.val_size={task.val_size}: {task.get('name')} draws its validation sets, so "
-            "it takes a number of sequences per length, an integer >= 1"
-        )
-    if "min_len" in task and task.min_len > task.max_len:
-        raise UserError(
-            f"task.min_len={task.min_len} > task.max_len={task.max_len}: need min_len <= max_len"
-        )
-    if "k" in task and task.k > task.min_len:
-        raise UserError(f"task.k={task.k}: must be between 1 and task.min_len={task.min_len}")
-    if "k" in task and any(n < task.k for n in task.get("extra_test_lens", [])):
-        raise UserError(
-            f"task.extra_test_lens={list(task.extra_test_lens)}: every length must be "
-            f">= task.k={task.k}"
-        )
-    if task.get("order", "row") != "row" and task.input_size != 1:
-        raise UserError(
-            f"task.input_size={task.input_size}: task.order={task.order} feeds one pixel per "
-            "step, so it must be 1 (task=smnist and task=psmnist set it)"
-        )
-    if model.get("nonlinearity") is not None and model.get("cell") != "rnn":
-        raise UserError(
-            f"model.nonlinearity={model.nonlinearity!r}: only model.cell=rnn takes one "
-            f"(this is {model.get('cell')}); leave it null"
-        )
+def target_class(cfg: DictConfig, group: str) -> type | None:
+    """The class that config group `group` names in `_target_`; None when it names none."""
+    target = OmegaConf.select(cfg, f"{group}._target_", default=None)
+    if target is None:
+        return None
+    try:
+        return get_class(target)
+    except (ImportError, ValueError) as err:
+        raise UserError(f"{group}._target_={target!r}: cannot import that class ({err})") from None
 
 
-def validate(cfg: DictConfig) -> None:
-    """Raise UserError for the first value a rule refuses."""
-    for rule in RULES:
+def rules_of(cfg: DictConfig) -> list[Rule]:
+    """Every rule that applies to `cfg`, keyed by its full path: the run's, then each class's."""
+    grouped = [
+        Rule(f"{group}.{rule.key}", rule.check, rule.allowed)
+        for group in CLASS_GROUPS
+        for rule in getattr(target_class(cfg, group), "rules", ())
+    ]
+    return [*RULES, *grouped]
+
+
+def check_fields(cfg: DictConfig) -> None:
+    """Raise UserError for the first field a rule refuses."""
+    for rule in rules_of(cfg):
         value = OmegaConf.select(cfg, rule.key, default=ABSENT, throw_on_missing=False)
         if value is ABSENT:
             continue
@@ -177,5 +136,14 @@ def validate(cfg: DictConfig) -> None:
             value = OmegaConf.to_container(value, resolve=True)
         if not rule.check(value):
             raise UserError(f"{rule.key}={value!r}: must be {rule.allowed}")
-    relations(cfg)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Raise UserError for the first value a rule refuses, then for the first relation between
+    a class's fields that fails (its `check`), then for a precision this machine lacks."""
+    check_fields(cfg)
+    for group in CLASS_GROUPS:
+        checks = getattr(target_class(cfg, group), "check", None)
+        if checks is not None:
+            checks(cfg[group])
     precision_fits(cfg)

@@ -49,7 +49,7 @@ def test_metrics_average_and_break_down_by_length() -> None:
             "test/loss/dataloader_idx_1": 1,
         },
     ]
-    metrics = task.test_metrics(results)
+    metrics = task.test_scores(results)
     assert metrics["test_exact_by_bits"] == {"8": 1.0, "64": 0.5}
     assert metrics["test_acc_by_bits"] == {"8": 1.0, "64": 0.9}
     assert metrics["test_exact"] == 0.75 and metrics["test_acc"] == 0.95

@@ -66,7 +66,7 @@ def test_metrics_keep_trained_and_extra_lengths_apart() -> None:
         {"test/acc/dataloader_idx_1": 0.5, "test/loss/dataloader_idx_1": 0.2},
         {"test/acc/dataloader_idx_2": 0.25, "test/loss/dataloader_idx_2": 0.3},
     ]
-    metrics = task.test_metrics(results)
+    metrics = task.test_scores(results)
     assert metrics["test_acc"] == 0.75 and metrics["test_acc_extra"] == 0.25
     assert metrics["test_acc_by_len"] == {"3": 1.0, "4": 0.5, "15": 0.25}
 

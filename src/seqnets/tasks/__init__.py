@@ -1,1 +1,1 @@
-"""Sequence tasks as Lightning data modules: each says its input size, classes and head."""
+"""Sequence tasks as Lightning data modules: each says its input size, classes and readout."""

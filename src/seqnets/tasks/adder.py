@@ -1,13 +1,20 @@
 """Add two binary numbers, least significant bit first, one sum bit per time step."""
 
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
+from matplotlib.figure import Figure
 
 from seqnets.errors import UserError
+from seqnets.plots import Series, lines_figure, mean_points
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
+from seqnets.validation import Rule, at_least, lengths, one_of
+
+if TYPE_CHECKING:
+    from seqnets.report import Run
 
 
 def draw_sums(generator: torch.Generator, batch_size: int, bits: int) -> Batch:
@@ -49,6 +56,16 @@ class Adder(SyntheticTask):
 
     by_length_key, by_length_name, doubling = "test_exact_by_bits", "exact match", True
     headline = ("test_acc", "test_exact")
+    rules = (
+        *SyntheticTask.rules,
+        Rule("bits", at_least(1), "an integer >= 1"),
+        Rule(
+            "test_bits",
+            lambda v: lengths(v) and len(v) > 0,
+            "a non-empty list of distinct integers >= 1",
+        ),
+        Rule("random_lengths", one_of(True, False), "true or false"),
+    )
 
     def __init__(
         self,
@@ -65,14 +82,14 @@ class Adder(SyntheticTask):
         num_examples: int = 3,
         input_size: int = 2,
         num_classes: int = 2,
-        head: str = "every",
+        readout: str = "every",
     ) -> None:
         trained = list(range(1, bits + 1)) if random_lengths else [bits]
         super().__init__(
             name,
             input_size,
             num_classes,
-            head,
+            readout,
             trained,
             [bits],
             list(test_bits),
@@ -89,7 +106,7 @@ class Adder(SyntheticTask):
     def draw(self, generator: torch.Generator, size: int, length: int) -> Batch:
         return draw_sums(generator, size, length)
 
-    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+    def test_scores(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """Bit accuracy and exact match, averaged over the test lengths and per length."""
         sets = self.by_length(results)
         return {
@@ -123,5 +140,28 @@ class Adder(SyntheticTask):
         steps = [[int(x), int(y)] for x, y in zip(a, b, strict=True)] + [[0, 0]]
         return torch.tensor([steps], dtype=torch.float32)
 
-    def describe(self, probs: torch.Tensor) -> str:
+    def explain(self, probs: torch.Tensor) -> str:
         return to_text(probs[0].argmax(0))
+
+    @classmethod
+    def report_figures(
+        cls, task: str, done: list["Run"], label: Callable[["Run"], str]
+    ) -> dict[str, Figure]:
+        """Exact match against length per run, and against hidden size per cell and loss."""
+        lengths: Series = {}
+        for run in done:
+            name = f"{run.loss} hidden {run.metrics['hidden_size']}"
+            lengths[name] = {int(n): v for n, v in run.metrics["test_exact_by_bits"].items()}
+        by_hidden = mean_points(
+            (f"{r.metrics['model']} {r.loss}", r.metrics["hidden_size"], r.metrics["test_exact"])
+            for r in done
+            if r.metrics.get("test_exact") is not None
+        )
+        return {
+            f"{task}_exact_by_length": lines_figure(
+                f"{task}: exact match against length", "bits", "exact match", lengths, log2_x=True
+            ),
+            f"{task}_by_hidden": lines_figure(
+                f"{task}: exact match against hidden size", "hidden size", "exact match", by_hidden
+            ),
+        }

@@ -1,15 +1,24 @@
 """Recall the digit at position K of a random digit sequence: the memory test of the reference."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 
 from seqnets.errors import UserError
+from seqnets.plots import lines_figure, mean_points
 from seqnets.tasks.base import Batch
 from seqnets.tasks.synthetic import SyntheticTask
+from seqnets.validation import Rule, at_least, lengths
+
+if TYPE_CHECKING:
+    from seqnets.report import Run
 
 DIGITS = 10
+# The assignment's recall of the digit at position 2 by a vanilla RNN, by hidden size.
+RECALL_REFERENCE = {2: 0.16, 5: 0.30, 10: 0.96}
 
 
 def draw_recall(
@@ -26,6 +35,31 @@ class Recall(SyntheticTask):
     The test set holds `test_size` sequences of every trained length, plus
     `extra_test_lens` to show how memory carries beyond the lengths seen in training.
     """
+
+    rules = (
+        *SyntheticTask.rules,
+        Rule("k", at_least(1), "an integer >= 1"),
+        Rule("min_len", at_least(1), "an integer >= 1"),
+        Rule("max_len", at_least(1), "an integer >= 1"),
+        Rule("extra_test_lens", lengths, "a list of distinct integers >= 1"),
+    )
+
+    @classmethod
+    def check(cls, task: Any) -> None:
+        """k <= min_len <= max_len, and every extra test length >= k."""
+        super().check(task)
+        if task.min_len > task.max_len:
+            raise UserError(
+                f"task.min_len={task.min_len} > task.max_len={task.max_len}: "
+                "need min_len <= max_len"
+            )
+        if task.k > task.min_len:
+            raise UserError(f"task.k={task.k}: must be between 1 and task.min_len={task.min_len}")
+        if any(n < task.k for n in task.get("extra_test_lens", [])):
+            raise UserError(
+                f"task.extra_test_lens={list(task.extra_test_lens)}: every length must be "
+                f">= task.k={task.k}"
+            )
 
     def __init__(
         self,
@@ -68,7 +102,7 @@ class Recall(SyntheticTask):
         x, y, _ = draw_recall(generator, size, length, self.k)
         return x, y
 
-    def test_metrics(self, results: list[dict[str, float]]) -> dict[str, Any]:
+    def test_scores(self, results: list[dict[str, float]]) -> dict[str, Any]:
         """Accuracy over the trained lengths, over the extra lengths apart, and per length."""
         by_len = {n: r["acc"] for n, r in self.by_length(results).items()}
         trained = [by_len[n] for n in self.train_lens]
@@ -105,5 +139,29 @@ class Recall(SyntheticTask):
             )
         return F.one_hot(torch.tensor([[int(d) for d in digits]]), DIGITS).float()
 
-    def describe(self, probs: torch.Tensor) -> str:
+    def explain(self, probs: torch.Tensor) -> str:
         return f"Prediction at position {self.k}: {int(probs[0].argmax())}"
+
+    @classmethod
+    def reference(cls, run: "Run") -> float | None:
+        """The assignment's vanilla RNN recalling position 2, at its hidden sizes."""
+        if run.metrics["model"] == "rnn" and run.cfg.task.k == 2:
+            return RECALL_REFERENCE.get(run.metrics["hidden_size"])
+        return None
+
+    @classmethod
+    def report_figures(
+        cls, task: str, done: list["Run"], label: Callable[["Run"], str]
+    ) -> dict[str, Figure]:
+        """Accuracy against hidden size per cell (mean over seeds), the reference beside it."""
+        by_hidden = mean_points(
+            (r.metrics["model"], r.metrics["hidden_size"], r.metrics["test_acc"])
+            for r in done
+            if r.metrics.get("test_acc") is not None
+        )
+        repeats = any(run.reference() is not None for run in done)
+        reference = {"reference rnn": RECALL_REFERENCE} if repeats else None
+        figure = lines_figure(
+            f"{task}: accuracy against hidden size", "hidden size", "accuracy", by_hidden, reference
+        )
+        return {f"{task}_by_hidden": figure}

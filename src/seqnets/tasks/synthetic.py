@@ -8,8 +8,10 @@ import torch
 from matplotlib.figure import Figure
 from torch.utils.data import DataLoader, IterableDataset
 
+from seqnets.errors import UserError
 from seqnets.plots import lines_figure
-from seqnets.tasks.base import Batch, SequenceTask, per_test_set, seeded_generator
+from seqnets.tasks.base import VAL_SIZE, Batch, SequenceTask, per_test_set, seeded_generator
+from seqnets.validation import Rule, at_least
 
 VAL, TEST = 1, 2  # offsets to the run's seed, so each fixed set has a stream of its own
 
@@ -51,13 +53,28 @@ class SyntheticTask(SequenceTask):
     by_length_key, by_length_name, doubling = "test_acc_by_len", "accuracy", False
     # Examples longer than this would not fit a line of predictions.txt (a 1024-bit sum).
     longest_example = 64
+    rules = (
+        *SequenceTask.rules,
+        Rule("train_size", at_least(1), "an integer >= 1"),
+        VAL_SIZE,
+        Rule("test_size", at_least(1), "an integer >= 1"),
+    )
+
+    @classmethod
+    def check(cls, task: Any) -> None:
+        """A drawn task takes a count of validation sequences, not a share of files."""
+        if isinstance(task.get("val_size"), float):
+            raise UserError(
+                f"task.val_size={task.val_size}: {task.get('name')} draws its validation sets, "
+                "so it takes a number of sequences per length, an integer >= 1"
+            )
 
     def __init__(
         self,
         name: str,
         input_size: int,
         num_classes: int,
-        head: str,
+        readout: str,
         train_lens: list[int],
         val_lens: list[int],
         test_lens: list[int],
@@ -70,7 +87,7 @@ class SyntheticTask(SequenceTask):
         num_examples: int,
     ) -> None:
         super().__init__(
-            name, input_size, num_classes, batch_size, eval_batch_size, head, num_examples
+            name, input_size, num_classes, batch_size, eval_batch_size, readout, num_examples
         )
         self.train_lens, self.val_lens, self.test_lens = train_lens, val_lens, test_lens
         self.train_size, self.val_size, self.test_size = train_size, val_size, test_size
