@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import CONF_DIR, compose_train, finished_run
 from hydra import compose, initialize_config_dir
 from PIL import Image, ImageFilter
@@ -60,6 +61,27 @@ def test_adder_predictions_match_the_runs_own(compose_cfg, tmp_path: Path) -> No
     assert len(predict(run, "1011+110")) == 5, "one bit more than the longer number"
     with pytest.raises(UserError, match=r"^input='1011\+0120': expected two binary numbers"):
         predict(run, "1011+0120")
+
+
+def test_a_run_saved_under_the_old_names_still_predicts(compose_cfg, tmp_path: Path) -> None:
+    """Runs saved before the renames (`head`, `optim.l2_penalty`) read as today's."""
+    run = synthetic_run(compose_cfg, tmp_path, "adder")
+    answer = predict(run, "1011+0110")
+    saved = run / ".hydra" / "config.yaml"
+    old = saved.read_text().replace(
+        "readout: ${oc.select:task.readout,last}", "head: ${oc.select:task.head,last}"
+    )
+    old = old.replace("readout: every", "head: every").replace("l2_penalty: 0.0", "")
+    old = old.replace("optim:\n", "optim:\n  l2_penalty: 0.0\n")
+    assert "readout" not in old and "  l2_penalty: 0.0" in old
+    saved.write_text(old)
+    for path in (run / "checkpoints").glob("*.ckpt"):
+        checkpoint = torch.load(path, weights_only=True)
+        hparams = checkpoint["hyper_parameters"]
+        hparams["optim"]["l2_penalty"] = hparams.pop("l2_penalty")
+        hparams["model"]["head"] = hparams["model"].pop("readout")
+        torch.save(checkpoint, path)
+    assert predict(run, "1011+0110") == answer
 
 
 def test_image_predictions_match_the_runs_own(run_cfg, idx_dir: Path, tmp_path: Path) -> None:

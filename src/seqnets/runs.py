@@ -91,7 +91,27 @@ def saved_config(run: Path, key: str) -> DictConfig:
     saved = run / ".hydra" / "config.yaml"
     if not saved.is_file():
         raise UserError(f"{key}={run}: not a run folder (no .hydra/config.yaml in it)")
-    return whole_config(saved, read_yaml(saved))
+    cfg = whole_config(saved, read_yaml(saved))
+    return OmegaConf.create(renamed(OmegaConf.to_container(cfg, resolve=False)))
+
+
+# Classes that runs saved before today's names knew by another path.
+RENAMED_TARGETS = {"seqnets.tasks.images.ImageRows": "seqnets.tasks.images.ImageSequences"}
+# ...and the checkpoint keys of their state: today's class name, the old.
+OLD_CLASS_NAMES = {new.rsplit(".")[-1]: old.rsplit(".")[-1] for old, new in RENAMED_TARGETS.items()}
+
+
+def renamed(raw: dict[str, Any]) -> dict[str, Any]:
+    """A run's config or module hyperparameters in today's names, so runs saved before the
+    renames stay readable: `head` became `readout`, `optim.l2_penalty` the top-level key."""
+    for part in (raw.get("task") or {}, raw.get("model") or {}):
+        if "head" in part:
+            part["readout"] = str(part.pop("head")).replace("task.head", "task.readout")
+        if part.get("_target_") in RENAMED_TARGETS:
+            part["_target_"] = RENAMED_TARGETS[part["_target_"]]
+    if "l2_penalty" in (raw.get("optim") or {}):
+        raw["l2_penalty"] = raw["optim"].pop("l2_penalty")
+    return raw
 
 
 def whole_config(saved: Path, cfg: DictConfig | ListConfig) -> DictConfig:
@@ -186,9 +206,11 @@ def trained_model(
     checkpoint's path."""
     task: SequenceTask = instantiate(run_config(run).task)
     checkpoint, saved = run_checkpoint(run, ckpt_path)
-    if type(task).__qualname__ in saved:
-        task.load_state_dict(saved[type(task).__qualname__])
-    module = SequenceClassifier(**saved["hyper_parameters"])
+    name = type(task).__qualname__
+    state = saved.get(name, saved.get(OLD_CLASS_NAMES.get(name, "")))
+    if state is not None:
+        task.load_state_dict(state)
+    module = SequenceClassifier(**renamed(dict(saved["hyper_parameters"])))
     module.load_state_dict(saved["state_dict"])
     return task, module.eval(), checkpoint
 
