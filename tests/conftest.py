@@ -6,13 +6,15 @@ import signal
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 from lightning.pytorch import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from seqnets.tasks.images import KNOWN_DIRS
@@ -71,6 +73,20 @@ def compose_train(*overrides: str, hydra: bool = False) -> DictConfig:
     Hydra's own node (its group choices, a launcher's settings)."""
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         return compose("train", overrides=list(overrides), return_hydra_config=hydra)
+
+
+def option_values(group: str, option: str, **settings: Any) -> dict[str, Any]:
+    """conf/<group>/<option>.yaml's values (seed 0), `settings` over them: its YAML alone holds
+    a class's defaults, so a test builds the class from them as a run does."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        node = compose(f"{group}/{option}")[group]
+    merged = OmegaConf.merge({"seed": 0, group: node}, {group: settings})
+    return OmegaConf.to_container(merged[group], resolve=True)
+
+
+def built(group: str, option: str, **settings: Any) -> Any:
+    """The class conf/<group>/<option>.yaml builds, with `settings` over its values."""
+    return instantiate(option_values(group, option, **settings))
 
 
 @pytest.fixture

@@ -1,18 +1,13 @@
 import pytest
 import torch
+from conftest import option_values
 from omegaconf import OmegaConf
 
 from seqnets.classifier import SequenceClassifier
 from seqnets.errors import find_user_error
 from seqnets.validation import validate
 
-MODEL = {
-    "_target_": "seqnets.models.RecurrentNet",
-    "cell": "gru",
-    "input_size": 3,
-    "hidden_size": 4,
-    "num_classes": 2,
-}
+MODEL = option_values("model", "gru", input_size=3, hidden_size=4, num_classes=2)
 LOSS = {"_target_": "torch.nn.CrossEntropyLoss"}
 
 

@@ -46,13 +46,13 @@ class RecurrentNet(nn.Module):
         input_size: int,
         hidden_size: int,
         num_classes: int,
-        num_layers: int = 1,
-        nonlinearity: str | None = None,
-        bias: bool = True,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        readout: Literal["last", "every"] = "last",
-        init: Literal["default", "orthogonal"] = "default",
+        num_layers: int,
+        nonlinearity: str | None,
+        bias: bool,
+        dropout: float,
+        bidirectional: bool,
+        readout: Literal["last", "every"],
+        init: Literal["default", "orthogonal"],
     ) -> None:
         super().__init__()
         rnn_only = {} if nonlinearity is None else {"nonlinearity": nonlinearity}

@@ -1,8 +1,9 @@
 import torch
+from conftest import built
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqnets.tasks.adder import Adder, draw_sums, to_text
+from seqnets.tasks.adder import draw_sums, to_text
 
 
 def as_int(bits: torch.Tensor) -> int:
@@ -26,17 +27,17 @@ def test_text_is_most_significant_bit_first() -> None:
 
 
 def test_training_lengths_vary_up_to_bits_and_can_be_fixed() -> None:
-    task = Adder(bits=8, random_lengths=True, train_size=2000, batch_size=50)
+    task = built("task", "adder", bits=8, random_lengths=True, train_size=2000, batch_size=50)
     task.current_epoch = lambda: 0
     lengths = {x.shape[1] - 1 for x, _ in task.train_dataloader()}
     assert lengths <= set(range(1, 9)) and len(lengths) > 3
-    fixed = Adder(bits=8, train_size=200, batch_size=50)
+    fixed = built("task", "adder", bits=8, train_size=200, batch_size=50)
     fixed.current_epoch = lambda: 0
     assert {x.shape[1] - 1 for x, _ in fixed.train_dataloader()} == {8}
 
 
 def test_metrics_average_and_break_down_by_length() -> None:
-    task = Adder(test_bits=[8, 64])
+    task = built("task", "adder", test_bits=[8, 64])
     results = [
         {
             "test/acc/dataloader_idx_0": 1.0,
@@ -56,7 +57,7 @@ def test_metrics_average_and_break_down_by_length() -> None:
 
 
 def test_predictions_read_like_sums_on_paper() -> None:
-    task = Adder(test_bits=[4], test_size=5, num_examples=2)
+    task = built("task", "adder", test_bits=[4], test_size=5, num_examples=2)
     ((x, y),) = task.examples()
     wrong = y.clone()
     wrong[1, 0] ^= 1

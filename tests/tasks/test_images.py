@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import MNIST_DIR, make_idx_dir, write_idx, write_split
+from conftest import MNIST_DIR, built, make_idx_dir, write_idx, write_split
 from PIL import Image
 
 from seqnets.errors import UserError
@@ -13,7 +13,7 @@ from seqnets.tasks.images import FILES, KNOWN_DIRS, ImageSequences, read_idx, re
 
 def task(data_dir: Path, **kwargs) -> ImageSequences:
     settings = {"val_size": 40, "batch_size": 20, "eval_batch_size": 50} | kwargs
-    return ImageSequences("mnist", "MNIST", data_dir=str(data_dir), **settings)
+    return built("task", "mnist", data_dir=str(data_dir), **settings)
 
 
 @pytest.fixture
@@ -149,7 +149,7 @@ def test_row_width_must_match_input_size(idx_dir: Path) -> None:
 def test_shipped_mnist_loads_with_no_data_dir(offline: list[Path]) -> None:
     """The real digits ship with seqnets: no folder given, nothing downloaded, the published
     counts, and a validation split of a twelfth of the training files."""
-    dm = ImageSequences("mnist", "MNIST", val_size=1 / 12)
+    dm = built("task", "mnist", val_size=1 / 12)
     dm.prepare_data()
     dm.setup()
     assert offline == []
@@ -180,10 +180,11 @@ def test_shipped_mnist_loads_with_no_data_dir(offline: list[Path]) -> None:
 
 
 def test_unknown_dataset_is_refused(tmp_path: Path) -> None:
+    mnist = built("task", "mnist", _partial_=True)  # the class itself raises, unwrapped
     with pytest.raises(
         UserError, match=r"task.dataset='KMNIST': expected one of \['FashionMNIST', 'MNIST'\]"
     ):
-        ImageSequences("x", "KMNIST", data_dir=str(tmp_path))
+        mnist(name="x", dataset="KMNIST", data_dir=str(tmp_path))
 
 
 def test_write_split_helper_round_trips(tmp_path: Path) -> None:
@@ -268,13 +269,13 @@ def test_a_damaged_shipped_file_is_one_line(tmp_path: Path, monkeypatch) -> None
     damaged.write_bytes(damaged.read_bytes()[:100])
     monkeypatch.setitem(KNOWN_DIRS, "MNIST", shipped)
     with pytest.raises(UserError, match=f"^{damaged}: corrupt or truncated IDX file"):
-        ImageSequences("mnist", "MNIST").setup()
+        built("task", "mnist").setup()
 
 
 def test_stored_digits_reach_the_model_exactly_as_before(tmp_path: Path) -> None:
     """An image as MNIST stores it (28 x 28, white on black) is not reframed: the shipped test
     digits give the model the very input they gave it before preprocessing existed."""
-    dm = ImageSequences("mnist", "MNIST")
+    dm = built("task", "mnist")
     digits = read_idx(KNOWN_DIRS["MNIST"] / "t10k-images-idx3-ubyte.gz", read_image_file)[:100]
     for digit in digits:
         Image.fromarray(digit.numpy()).save(tmp_path / "digit.png")

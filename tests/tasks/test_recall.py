@@ -1,4 +1,5 @@
 import torch
+from conftest import built
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ def test_rows_are_one_hot_and_the_target_is_the_digit_at_k(seed, batch, length, 
 
 def test_the_issues_example_prints_as_in_the_reference() -> None:
     """For [4 9 9] and K=2 the answer is 9."""
-    task = Recall(k=2, min_len=3, max_len=3, extra_test_lens=[])
+    task = built("task", "recall", k=2, min_len=3, max_len=3, extra_test_lens=[])
     x = torch.nn.functional.one_hot(torch.tensor([[4, 9, 9]]), 10).float()
     task.examples = lambda: [(x, torch.tensor([9]))]
     report = task.format_predictions([torch.tensor([9])], {"test_acc_by_len": {}, "test_acc": 1.0})
@@ -35,10 +36,10 @@ def epoch_batches(task: Recall, epoch: int) -> list[tuple[torch.Tensor, torch.Te
 
 
 def test_training_draws_fresh_seeded_batches_every_epoch() -> None:
-    task = Recall(train_size=450, batch_size=50, seed=3)
+    task = built("task", "recall", train_size=450, batch_size=50, seed=3)
     first, again = (
         epoch_batches(task, 0),
-        epoch_batches(Recall(train_size=450, batch_size=50, seed=3), 0),
+        epoch_batches(built("task", "recall", train_size=450, batch_size=50, seed=3), 0),
     )
     second = epoch_batches(task, 1)
     assert len(first) == 9 and all(len(y) == 50 for _, y in first)
@@ -49,18 +50,20 @@ def test_training_draws_fresh_seeded_batches_every_epoch() -> None:
 
 
 def test_test_sets_cover_every_length_and_are_fixed_by_the_seed() -> None:
-    task = Recall(test_size=30, eval_batch_size=20, extra_test_lens=[15, 20], seed=5)
+    task = built(
+        "task", "recall", test_size=30, eval_batch_size=20, extra_test_lens=[15, 20], seed=5
+    )
     loaders = task.test_dataloader()
     assert [next(iter(dl))[0].shape[1] for dl in loaders] == [*range(3, 11), 15, 20]
     assert all(sum(len(y) for _, y in dl) == 30 for dl in loaders)
-    again = Recall(test_size=30, eval_batch_size=20, seed=5).test_dataloader()
+    again = built("task", "recall", test_size=30, eval_batch_size=20, seed=5).test_dataloader()
     assert torch.equal(next(iter(loaders[4]))[0], next(iter(again[4]))[0])
-    other = Recall(test_size=30, eval_batch_size=20, seed=6).test_dataloader()
+    other = built("task", "recall", test_size=30, eval_batch_size=20, seed=6).test_dataloader()
     assert not torch.equal(next(iter(loaders[4]))[0], next(iter(other[4]))[0])
 
 
 def test_metrics_keep_trained_and_extra_lengths_apart() -> None:
-    task = Recall(min_len=3, max_len=4, extra_test_lens=[15])
+    task = built("task", "recall", min_len=3, max_len=4, extra_test_lens=[15])
     results = [
         {"test/acc/dataloader_idx_0": 1.0, "test/loss/dataloader_idx_0": 0.1},
         {"test/acc/dataloader_idx_1": 0.5, "test/loss/dataloader_idx_1": 0.2},
@@ -72,7 +75,7 @@ def test_metrics_keep_trained_and_extra_lengths_apart() -> None:
 
 
 def test_predictions_show_three_sequences_per_length() -> None:
-    task = Recall(min_len=3, max_len=4, extra_test_lens=[], test_size=10)
+    task = built("task", "recall", min_len=3, max_len=4, extra_test_lens=[], test_size=10)
     examples = task.examples()
     preds = [y for _, y in examples]
     metrics = {"test_acc_by_len": {"3": 1.0, "4": 1.0}, "test_acc": 1.0}
