@@ -68,39 +68,12 @@ class Adder(SyntheticTask):
     )
 
     def __init__(
-        self,
-        name: str,
-        bits: int,
-        random_lengths: bool,
-        test_bits: list[int] | tuple[int, ...],
-        train_size: int,
-        val_size: int,
-        test_size: int,
-        batch_size: int,
-        eval_batch_size: int,
-        seed: int,
-        num_examples: int,
-        input_size: int,
-        num_classes: int,
-        readout: str,
+        self, bits: int, random_lengths: bool, test_bits: list[int] | tuple[int, ...], **common: Any
     ) -> None:
+        """`common`: SyntheticTask's sizes, seed and shape keys, as conf/task/adder.yaml sets
+        them."""
         trained = list(range(1, bits + 1)) if random_lengths else [bits]
-        super().__init__(
-            name,
-            input_size,
-            num_classes,
-            readout,
-            trained,
-            [bits],
-            list(test_bits),
-            train_size,
-            val_size,
-            test_size,
-            batch_size,
-            eval_batch_size,
-            seed,
-            num_examples,
-        )
+        super().__init__(train_lens=trained, val_lens=[bits], test_lens=list(test_bits), **common)
         self.bits = bits
 
     def draw(self, generator: torch.Generator, size: int, length: int) -> Batch:

@@ -63,38 +63,22 @@ class Recall(SyntheticTask):
 
     def __init__(
         self,
-        name: str,
         k: int,
         min_len: int,
         max_len: int,
-        train_size: int,
-        val_size: int,
-        test_size: int,
         extra_test_lens: list[int] | tuple[int, ...],
-        batch_size: int,
-        eval_batch_size: int,
-        seed: int,
-        num_examples: int,
-        input_size: int,
-        num_classes: int,
+        **common: Any,
     ) -> None:
+        """`common`: SyntheticTask's sizes, seed and shape keys, as conf/task/recall.yaml sets
+        them."""
         trained = list(range(min_len, max_len + 1))
         self.extra_lens = [n for n in extra_test_lens if n not in trained]
         super().__init__(
-            name,
-            input_size,
-            num_classes,
-            "last",
-            trained,
-            trained,
-            trained + self.extra_lens,
-            train_size,
-            val_size,
-            test_size,
-            batch_size,
-            eval_batch_size,
-            seed,
-            num_examples,
+            readout="last",
+            train_lens=trained,
+            val_lens=trained,
+            test_lens=trained + self.extra_lens,
+            **common,
         )
         self.k = k
 
