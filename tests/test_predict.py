@@ -10,6 +10,7 @@ from PIL import Image, ImageFilter
 
 from seqnets.errors import UserError
 from seqnets.predict import predict
+from seqnets.report import read_run
 from seqnets.tasks.images import KNOWN_DIRS, read_idx, read_image_file, read_label_file
 
 
@@ -63,8 +64,9 @@ def test_adder_predictions_match_the_runs_own(compose_cfg, tmp_path: Path) -> No
         predict(run, "1011+0120")
 
 
-def test_a_run_saved_under_the_old_names_still_predicts(compose_cfg, tmp_path: Path) -> None:
-    """Runs saved before the renames (`head`, `optim.l2_penalty`) read as today's."""
+def test_a_run_saved_under_the_old_names_still_reads(compose_cfg, tmp_path: Path) -> None:
+    """Runs saved before the renames (`head`, `optim.l2_penalty`) read as today's, by predict
+    and by the report alike."""
     run = synthetic_run(compose_cfg, tmp_path, "adder")
     answer = predict(run, "1011+0110")
     saved = run / ".hydra" / "config.yaml"
@@ -82,6 +84,9 @@ def test_a_run_saved_under_the_old_names_still_predicts(compose_cfg, tmp_path: P
         hparams["model"]["head"] = hparams["model"].pop("readout")
         torch.save(checkpoint, path)
     assert predict(run, "1011+0110") == answer
+    (run / ".hydra" / "overrides.yaml").write_text("[]\n")  # as a plain command leaves it
+    reported = read_run(run)
+    assert (reported.cfg.model.readout, reported.cfg.l2_penalty) == ("every", 0.0)
 
 
 def test_image_predictions_match_the_runs_own(run_cfg, idx_dir: Path, tmp_path: Path) -> None:

@@ -91,8 +91,7 @@ def saved_config(run: Path, key: str) -> DictConfig:
     saved = run / ".hydra" / "config.yaml"
     if not saved.is_file():
         raise UserError(f"{key}={run}: not a run folder (no .hydra/config.yaml in it)")
-    cfg = whole_config(saved, read_yaml(saved))
-    return OmegaConf.create(renamed(OmegaConf.to_container(cfg, resolve=False)))
+    return whole_config(saved, read_yaml(saved))
 
 
 # Classes that runs saved before today's names knew by another path.
@@ -115,13 +114,14 @@ def renamed(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def whole_config(saved: Path, cfg: DictConfig | ListConfig) -> DictConfig:
-    """`cfg`, read from `saved`, if it holds all a training run's config does."""
+    """`cfg`, read from `saved`, in today's names (`renamed`), if it holds all a training run's
+    config does: the one reader of a saved config for every command and the report."""
     missing = [k for k in RUN_KEYS if not isinstance(cfg, DictConfig) or k not in cfg]
     if missing:
         raise UserError(
             f"{saved}: damaged or cut short, not a run's config (no {', '.join(missing)})"
         )
-    return cfg
+    return OmegaConf.create(renamed(OmegaConf.to_container(cfg, resolve=False)))
 
 
 def read_metrics(path: Path) -> dict[str, Any]:
