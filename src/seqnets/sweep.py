@@ -2,6 +2,7 @@
 that did not complete (and a non-zero exit if any), after an Optuna search the best trial, and
 TensorBoard's HPARAMS experiment."""
 
+import gc
 import json
 import logging
 import os
@@ -45,7 +46,9 @@ def fork_joblib_workers() -> None:
     """joblib's workers fork from this process, which has imported torch and Lightning already,
     instead of each starting Python and importing them anew (4-9 s here, as long as a small
     job). loky warns that a fork copies threads half-way; this process has run no torch op yet,
-    so none has started. Where there is no fork (Windows), loky's own start stays."""
+    so none has started. gc.freeze, as Python's docs advise before a fork, keeps the workers'
+    collector off the pages they share. Where there is no fork (Windows), loky's own start
+    stays."""
     from joblib.externals.loky.backend.context import START_METHODS, set_start_method
 
     if "fork" in START_METHODS:
@@ -56,6 +59,7 @@ def fork_joblib_workers() -> None:
             module=r"joblib\.externals\.loky\.backend\.context",
         )
         set_start_method("fork", force=True)
+        gc.freeze()
 
 
 # Below this many hidden units a training step is too small to split: on this 2-core machine
