@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,14 @@ READERS: dict[str, Callable[[Path], Any]] = {
 
 def assert_refused(run: Path, reader: str, damaged: Path, what: str) -> None:
     """The reader raises one line that starts with the file and says what is wrong with it,
-    and no file of the run has changed."""
+    no file of the run has changed, and no progress display is left drawing (holding the
+    console's lock, which hung the next report while the refusal was still referenced)."""
     before = snapshot(run)
     with pytest.raises(UserError, match=f"^{re.escape(f'{damaged}: {what}')}") as refused:
         READERS[reader](run)
     assert "\n" not in str(refused.value)
     assert snapshot(run) == before
+    assert not [t for t in threading.enumerate() if type(t).__module__ == "rich.live"]
 
 
 @pytest.mark.parametrize("damage", DAMAGE)

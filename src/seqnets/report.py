@@ -19,7 +19,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 from omegaconf import DictConfig
-from rich.progress import track
+from rich.progress import Progress
 
 from seqnets.errors import UserError, one_line_errors
 from seqnets.logs import Curves, read_curves
@@ -94,7 +94,10 @@ def find_runs(paths: list[Path]) -> list[Run]:
         {c.parent.parent for path in paths for c in path.glob("**/.hydra/config.yaml")},
         key=natural_key,
     )
-    runs = [read_run(f) for f in track(folders, description="reading runs", transient=True)]
+    # A context, not rich's `track`: a damaged run raises out of the loop, and `track` would
+    # leave its display running (and its lock held) until the collector finds the generator.
+    with Progress(transient=True) as progress:
+        runs = [read_run(f) for f in progress.track(folders, description="reading runs")]
     runs = [run for run in runs if run is not None]
     if not runs:
         where = " ".join(map(str, paths))
