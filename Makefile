@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 train: install
 	$(BIN)/python -m seqnets.train $(ARGS)
 
-# The suite without the real-data runs; CI runs both. One pytest worker per core, up to 4 (most tests
-# start a Python of their own and wait on its imports), each with one torch thread so the
-# workers do not fight over the cores (2 workers took 4.9 minutes here, one alone 8.3).
+# The suite without the real-data runs; CI runs both. One pytest worker per core, up to 4
+# (most tests start a Python of their own and wait on its imports), each with one torch
+# thread so the workers do not fight over the cores (2 workers took 4.9 minutes here, one
+# alone 8.3).
 test: install
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n auto --maxprocesses 4 -m "not realdata" $(ARGS)
 
