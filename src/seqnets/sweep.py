@@ -47,11 +47,11 @@ def fork_joblib_workers() -> None:
     instead of each starting Python and importing them anew (4-9 s here, as long as a small
     job). loky warns that a fork copies threads half-way; this process has run no torch op yet,
     so none has started. gc.freeze, as Python's docs advise before a fork, keeps the workers'
-    collector off the pages they share. Where there is no fork (Windows), loky's own start
-    stays."""
+    collector off the pages they share. Where there is no fork (Windows), or CUDA has started
+    here (a forked child cannot use it), loky's own start stays."""
     from joblib.externals.loky.backend.context import START_METHODS, set_start_method
 
-    if "fork" in START_METHODS:
+    if "fork" in START_METHODS and not torch.cuda.is_initialized():
         warnings.filterwarnings(
             "ignore",
             message="`fork` start method should not be used with `loky`",
