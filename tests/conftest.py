@@ -63,6 +63,12 @@ def toy_data(folder: Path) -> list[str]:
     return [f"task.data_dir={folder}", "task.val_size=40", "task.batch_size=20"]
 
 
+def assert_no_library_notices(printed: str) -> None:
+    """No Lightning tip and no library's warning (which prints the library file that raised
+    it) in what a command printed."""
+    assert "Tip:" not in printed and "site-packages" not in printed, printed[-2000:]
+
+
 @pytest.fixture
 def idx_dir(tmp_path: Path) -> Path:
     return make_idx_dir(tmp_path / "idx")

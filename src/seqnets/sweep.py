@@ -1,6 +1,7 @@
-"""What a multirun's jobs share: the machine's cores while they run; at the end, one line per job
-that did not complete (and a non-zero exit if any), after an Optuna search the best trial, and
-TensorBoard's HPARAMS experiment."""
+"""What a multirun's jobs share: the machine's cores while they run and, under joblib, the sweep
+process's imports (its workers fork from it); at the end, one line per job that did not complete
+(and a non-zero exit if any), after an Optuna search the best trial, and TensorBoard's HPARAMS
+experiment."""
 
 import gc
 import json
@@ -167,7 +168,8 @@ def best_trial(sweep: Path, jobs: list[Path], metric: str) -> str | None:
 
 
 class SweepSummary(Callback):
-    """Reads every job folder of the sweep, so it works whichever launcher ran the jobs."""
+    """Before the jobs, has joblib fork its workers from this process when several run at once;
+    after them, reads every job folder of the sweep, so it works whichever launcher ran them."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if jobs_at_once(config.hydra) > 1:
