@@ -1,19 +1,22 @@
-"""Seconds per training epoch, measured side by side in one run (rounds alternate a, b, c, f):
+"""Seconds per training epoch, measured side by side in one run (rounds alternate a, s, b, c, f):
 
   (a) seqnets: epochs through Trainer.fit with the shipped config (logger, progress bar,
       last checkpoint, learning-rate monitor; validation off, as in b and c),
+  (s) the same with Lightning's callbacks and logger off, as barebones has them: what seqnets
+      itself adds over (f), the rest of a/f being the parts of Lightning that a run uses,
   (b) a bare PyTorch loop: the identical model and optimizer over tensors in memory,
   (c) the usual student loop: torchvision dataset + ToTensor + DataLoader(batch 100), nn.<CELL>,
   (f) Lightning's own floor: the least LightningModule (a training step) with the same model,
       optimizer, data module and gradient clipping, in `Trainer(barebones=True)`,
 
-for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and (a), (b) and (f) for the recall task
-at hidden 5. Also the peak resident memory of a whole Fashion-MNIST LSTM run.
+for LSTM-128, GRU-128 and RNN-128 on Fashion-MNIST, and all but (c) for the recall task at
+hidden 5. Also the peak resident memory of a whole Fashion-MNIST LSTM run.
 
     python benchmarks/bench.py [--rounds 3] [--out benchmarks/RESULTS.md]   # make bench
 """
 
 import argparse
+import copy
 import datetime
 import platform
 import resource
@@ -231,12 +234,22 @@ def peak_rss_of_a_run() -> float:
 QUIET = ("+trainer.limit_val_batches=0", "callbacks.checkpoint=null", "trainer.accelerator=cpu")
 
 
+def without_callbacks(cfg: DictConfig) -> DictConfig:
+    """(s)'s config: (a)'s without the progress bar, checkpoints, learning-rate monitor, early
+    stop and logger, which `Trainer(barebones=True)` turns off for (f)."""
+    cfg = copy.deepcopy(cfg)
+    with open_dict(cfg):
+        cfg.callbacks, cfg.logger = None, None
+        cfg.trainer.enable_progress_bar = cfg.trainer.enable_checkpointing = False
+    return cfg
+
+
 def row(workload: str, times: dict[str, list[float]]) -> str:
     """A table row: each contender's median seconds per epoch, then the ratios."""
-    seconds = [f"{statistics.median(times[n]):.3f}" if n in times else "" for n in "abcf"]
+    seconds = [f"{statistics.median(times[n]):.3f}" if n in times else "" for n in "asbcf"]
     ratios = [
         f"{ratio(times, x, y):.2f}" if x in times and y in times else ""
-        for x, y in (("a", "b"), ("a", "c"), ("a", "f"), ("f", "b"))
+        for x, y in (("a", "b"), ("a", "c"), ("a", "f"), ("s", "f"), ("f", "b"))
     ]
     return "| " + " | ".join([workload, *seconds, *ratios]) + " |"
 
@@ -251,6 +264,7 @@ def image_row(cell: str, rounds: int) -> str:
     )
     contenders = {
         "a": seqnets_epoch(cfg),
+        "s": seqnets_epoch(without_callbacks(cfg)),
         "b": bare_epoch(cfg, image_batches(cfg)),
         "c": reference_epoch(cell, cfg.model.hidden_size, cfg.optim.lr),
         "f": floor_epoch(cfg),
@@ -260,14 +274,16 @@ def image_row(cell: str, rounds: int) -> str:
 
 
 def recall_row(rounds: int) -> str:
-    """An epoch is only 100 small steps, so each turn takes 5 epochs."""
+    """An epoch is only 100 small steps, so each turn takes 5 epochs, and there are 5 times
+    the rounds: a turn of about a second moves a lot with the machine's other load."""
     cfg = config("task=recall", "model=rnn", "model.hidden_size=5", "trainer.max_epochs=5", *QUIET)
     contenders = {
         "a": seqnets_epoch(cfg),
+        "s": seqnets_epoch(without_callbacks(cfg)),
         "b": bare_epoch(cfg, drawn_batches(cfg)),
         "f": floor_epoch(cfg),
     }
-    return row("recall, RNN-5, lengths 3-10", alternate(contenders, rounds))
+    return row("recall, RNN-5, lengths 3-10", alternate(contenders, 5 * rounds))
 
 
 def main() -> None:
@@ -276,9 +292,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "RESULTS.md")
     args = parser.parse_args()
     lines = [
-        "| workload | a: seqnets s/epoch | b: bare loop | c: DataLoader loop | "
-        "f: Lightning floor | a/b | a/c | a/f | f/b |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| workload | a: seqnets s/epoch | s: callbacks off | b: bare loop | c: DataLoader loop | "
+        "f: Lightning floor | a/b | a/c | a/f | s/f | f/b |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for workload in ("recall", "lstm", "gru", "rnn"):
         lines.append(
@@ -291,8 +307,8 @@ def main() -> None:
         "# Benchmark results",
         "",
         f"{datetime.date.today()}, {machine}, torch {torch.__version__}, {args.rounds} "
-        "alternating rounds: seconds are medians, ratios the median of each round's own "
-        "ratio; written by `make bench` (benchmarks/bench.py).",
+        f"alternating rounds ({5 * args.rounds} for recall): seconds are medians, ratios the "
+        "median of each round's own ratio; written by `make bench` (benchmarks/bench.py).",
         "",
     ]
     footer = ["", f"Peak resident memory of a one-epoch Fashion-MNIST LSTM run: {rss:.2f} GB"]
