@@ -198,6 +198,21 @@ def test_cli_search_names_its_best_trial_and_repeats_with_its_seed(tmp_path: Pat
     assert picked[0][0] != picked[0][1]
 
 
+def test_cli_search_whose_every_trial_fails_ends_in_the_summary(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    done = cli(*SEARCH, "model.hidden_size=0", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"sweep: 0 of 2 jobs completed, results in {sweep}" in done.stdout
+    failed = [line for line in done.stdout.splitlines() if line.startswith("  job ")]
+    assert len(failed) == 2
+    assert all(
+        line.endswith("): failed: model.hidden_size=0: must be an integer >= 1") for line in failed
+    )
+    assert "search: no trial completed, so there is no best" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert "best: " not in done.stdout
+
+
 def test_cli_search_records_a_failed_trial_and_extends_its_study(tmp_path: Path) -> None:
     storage = f"sqlite:///{tmp_path / 'search.db'}"
     study = [f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=recall"]

@@ -63,6 +63,17 @@ def fork_joblib_workers() -> None:
         gc.freeze()
 
 
+def register_search() -> None:
+    """Hydra finds sweepers by scanning the hydra_plugins package, which misses one installed in
+    editable mode (as `make install` does): seqnets' search (conf/hydra/sweeper/search.yaml)
+    is named to it directly."""
+    from hydra.core.plugins import Plugins
+
+    from hydra_plugins.seqnets_search.search import Search
+
+    Plugins.instance().register(Search)
+
+
 # Below this many hidden units a training step is too small to split: on this 2-core machine
 # one thread ran an RNN-5 step in 0.70 ms and an LSTM-32 step in 1.9 ms against 0.76 and 2.8
 # with two, and with another process busy two threads ran a 4-job adder sweep 13x slower;

@@ -30,12 +30,13 @@ from seqnets.runs import (
     test_checkpoint,
     write_metrics,
 )
-from seqnets.sweep import share_cores
+from seqnets.sweep import register_search, share_cores
 from seqnets.tasks.base import SequenceTask
 from seqnets.validation import validate
 
 log = logging.getLogger(__name__)
 quiet_libraries()
+register_search()
 
 
 def log_hparams(loggers: list[Logger], cfg: DictConfig, final: dict[str, float]) -> None:
