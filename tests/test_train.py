@@ -115,8 +115,10 @@ def test_a_run_leaves_its_files(run_cfg, model: str, capsys) -> None:
         {"gates"} if "rnn" not in model else set()
     )
     assert set(events.Tags()["images"]) == {f"figures/{name}" for name in drawn}
-    for name in drawn:
+    for name in drawn:  # TensorBoard shows each figure's PNG file as it is
         assert_png(out / "figures" / f"{name}.png")
+        shown = events.Images(f"figures/{name}")[-1].encoded_image_string
+        assert shown == (out / "figures" / f"{name}.png").read_bytes()
     assert json.loads((out / "inspection.json").read_text())["examples"] == 60
 
 

@@ -2,6 +2,7 @@
 pyplot state, so drawing in a training process opens no window and leaks nothing)."""
 
 import math
+import struct
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from matplotlib.figure import Figure
+from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import SummaryWriter
 
 # Only a type here: seqnets.logs reads runs, and the tasks that draw with this module are
@@ -132,9 +134,19 @@ def image_grid(
 def save_figures(
     folder: Path, figures: dict[str, Figure], writers: Sequence[SummaryWriter] = ()
 ) -> None:
-    """PNG files in `folder`, and the same images in TensorBoard's IMAGES tab."""
+    """PNG files in `folder`, and the same images in TensorBoard's IMAGES tab: each figure is
+    drawn once, its PNG going to both (SummaryWriter.add_figure would draw it again)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
-        figure.savefig(folder / f"{name}.png", dpi=100)
+        path = folder / f"{name}.png"
+        figure.savefig(path, dpi=100)
+        png = path.read_bytes()
         for writer in writers:
-            writer.add_figure(f"figures/{name}", figure, close=False)
+            writer._get_file_writer().add_summary(png_summary(f"figures/{name}", png))
+
+
+def png_summary(tag: str, png: bytes) -> Summary:
+    """TensorBoard's image summary of a PNG file's bytes, as they are."""
+    width, height = struct.unpack(">II", png[16:24])  # the PNG's header (IHDR) chunk
+    image = Summary.Image(height=height, width=width, colorspace=4, encoded_image_string=png)
+    return Summary(value=[Summary.Value(tag=tag, image=image)])
