@@ -1,6 +1,7 @@
 """The figures of a run and of a report, drawn off-screen with matplotlib's object API (no
 pyplot state, so drawing in a training process opens no window and leaks nothing)."""
 
+import io
 import math
 import struct
 from collections import defaultdict
@@ -138,9 +139,10 @@ def save_figures(
     drawn once, its PNG going to both (SummaryWriter.add_figure would draw it again)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
-        path = folder / f"{name}.png"
-        figure.savefig(path, dpi=100)
-        png = path.read_bytes()
+        drawn = io.BytesIO()
+        figure.savefig(drawn, format="png", dpi=100)
+        png = drawn.getvalue()
+        (folder / f"{name}.png").write_bytes(png)
         for writer in writers:
             writer._get_file_writer().add_summary(png_summary(f"figures/{name}", png))
 
